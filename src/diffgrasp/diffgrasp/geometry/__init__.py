@@ -1,0 +1,1 @@
+"""Geometry: rotations (the one place quaternion order is converted) and object meshes."""

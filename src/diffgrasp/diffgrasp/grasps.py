@@ -1,0 +1,260 @@
+"""The grasp file format ``diffgrasp.grasps/1`` (design notes §4): data classes, reader, writer, defaults, export.
+
+A grasp is the pose of the ``rh_palm`` frame in the object mesh frame (position m, quaternion xyzw) plus the 22
+finger joints (rad). Readers reject bad files with a message naming the grasp index and the field.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from diffgrasp.geometry.rotations import normalize_quaternion
+from diffgrasp.hand.names import FINGER_JOINT_NAMES, FLEXION_JOINT_NAMES, JOINT_LIMITS, JOINT_NAMES, WRIST_JOINT_NAMES
+from diffgrasp.io import atomic_write_json
+
+FORMAT = "diffgrasp.grasps/1"
+HAND = "shadow_right"
+LIMIT_TOLERANCE = 1e-3  # rad: joints within the limits up to this are clamped, beyond it rejected
+
+# Design notes §7: default pregrasp/squeeze when a grasp lacks them.
+DEFAULT_PALM_BACKOFF_M = 0.003   # along +y of rh_palm (away from the grasping side, which faces −y)
+DEFAULT_OPEN_RAD = 0.1           # flexion joints opened for the pregrasp
+DEFAULT_SQUEEZE_RAD = 0.1        # flexion joints closed further for the squeeze
+
+
+class GraspFormatError(ValueError):
+    """A grasp file or grasp is invalid; the message names the grasp index and the field."""
+
+
+@dataclasses.dataclass
+class Grasp:
+    """One grasp of the Shadow right hand, in the object mesh frame.
+
+    palm_position: (3,) m; palm_quaternion_xyzw: (4,) unit; joints: name → rad for the 22 finger joints
+    (wrist joints optional); pregrasp/squeeze joints optional (squeeze values are motor targets and may pass the limits).
+    """
+
+    palm_position: np.ndarray
+    palm_quaternion_xyzw: np.ndarray
+    joints: dict[str, float]
+    pregrasp_joints: dict[str, float] | None = None
+    squeeze_joints: dict[str, float] | None = None
+    pregrasp_palm_position: np.ndarray | None = None
+    pregrasp_palm_quaternion_xyzw: np.ndarray | None = None
+    metrics: dict[str, float] = dataclasses.field(default_factory=dict)
+
+    def joint_vector(self, names: Iterable[str] = FINGER_JOINT_NAMES, which: str = "joints") -> np.ndarray:
+        """(len(names),) rad of ``joints``, ``pregrasp_joints`` or ``squeeze_joints`` in the order of ``names``."""
+        values = getattr(self, which if which == "joints" else f"{which}_joints")
+        if values is None:
+            raise GraspFormatError(f"{which}_joints: not set")
+        return np.array([values[n] for n in names], dtype=float)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "palm_position": [float(x) for x in self.palm_position],
+            "palm_quaternion_xyzw": [float(x) for x in self.palm_quaternion_xyzw],
+            "joints": {k: float(v) for k, v in self.joints.items()},
+        }
+        for key in ("pregrasp_joints", "squeeze_joints"):
+            if getattr(self, key) is not None:
+                out[key] = {k: float(v) for k, v in getattr(self, key).items()}
+        for key in ("pregrasp_palm_position", "pregrasp_palm_quaternion_xyzw"):
+            if getattr(self, key) is not None:
+                out[key] = [float(x) for x in getattr(self, key)]
+        out["metrics"] = {k: (int(v) if isinstance(v, int | np.integer) else float(v)) for k, v in self.metrics.items()}
+        return out
+
+
+@dataclasses.dataclass
+class GraspSet:
+    """Grasps for one object, best first. ``scale`` multiplies the mesh file's coordinates before use."""
+
+    object_name: str
+    mesh: str
+    grasps: list[Grasp]
+    scale: float = 1.0
+
+    def to_dict(self) -> dict[str, Any]:
+        obj: dict[str, Any] = {"name": self.object_name, "mesh": self.mesh}
+        if self.scale != 1.0:
+            obj["scale"] = self.scale
+        return {"format": FORMAT, "hand": HAND, "object": obj, "grasps": [g.to_dict() for g in self.grasps]}
+
+
+def _vector(value: Any, n: int, where: str) -> np.ndarray:
+    try:
+        arr = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        raise GraspFormatError(f"{where}: expected {n} numbers, got {value!r}") from None
+    if arr.shape != (n,):
+        raise GraspFormatError(f"{where}: expected {n} numbers, got {value!r}")
+    if not np.isfinite(arr).all():
+        raise GraspFormatError(f"{where}: contains NaN or inf")
+    return arr
+
+
+def _quaternion(value: Any, where: str) -> np.ndarray:
+    q = _vector(value, 4, where)
+    try:
+        return normalize_quaternion(q, where)
+    except ValueError as err:
+        raise GraspFormatError(str(err)) from None
+
+
+def _joint_map(value: Any, where: str, require_all: bool, check_limits: bool) -> dict[str, float]:
+    if not isinstance(value, Mapping):
+        raise GraspFormatError(f"{where}: expected an object of joint name → radians")
+    unknown = sorted(set(value) - set(JOINT_NAMES))
+    if unknown:
+        raise GraspFormatError(f"{where}: unknown joint(s) {', '.join(unknown)}")
+    if require_all:
+        missing = [n for n in FINGER_JOINT_NAMES if n not in value]
+        if missing:
+            raise GraspFormatError(f"{where}: missing joint(s) {', '.join(missing)}")
+    out: dict[str, float] = {}
+    for name in JOINT_NAMES:
+        if name not in value:
+            continue
+        v = value[name]
+        if not isinstance(v, int | float) or isinstance(v, bool) or not math.isfinite(v):
+            raise GraspFormatError(f"{where}.{name}: expected a finite number, got {v!r}")
+        if check_limits:
+            lo, hi = JOINT_LIMITS[name]
+            if not lo - LIMIT_TOLERANCE <= v <= hi + LIMIT_TOLERANCE:
+                raise GraspFormatError(f"{where}.{name}: {v:.4f} rad outside the limits [{lo:.4f}, {hi:.4f}]")
+            v = min(max(v, lo), hi)
+        out[name] = float(v)
+    return out
+
+
+def grasp_from_dict(data: Any, index: int = 0) -> Grasp:
+    """Validate and build one grasp; errors name ``grasps[index].field``."""
+    where = f"grasps[{index}]"
+    if not isinstance(data, Mapping):
+        raise GraspFormatError(f"{where}: expected an object")
+    for key in ("palm_position", "palm_quaternion_xyzw", "joints"):
+        if key not in data:
+            raise GraspFormatError(f"{where}.{key}: missing")
+    grasp = Grasp(
+        palm_position=_vector(data["palm_position"], 3, f"{where}.palm_position"),
+        palm_quaternion_xyzw=_quaternion(data["palm_quaternion_xyzw"], f"{where}.palm_quaternion_xyzw"),
+        joints=_joint_map(data["joints"], f"{where}.joints", require_all=True, check_limits=True),
+    )
+    if data.get("pregrasp_joints") is not None:
+        grasp.pregrasp_joints = _joint_map(data["pregrasp_joints"], f"{where}.pregrasp_joints", True, True)
+    if data.get("squeeze_joints") is not None:
+        grasp.squeeze_joints = _joint_map(data["squeeze_joints"], f"{where}.squeeze_joints", True, False)
+    if data.get("pregrasp_palm_position") is not None:
+        grasp.pregrasp_palm_position = _vector(data["pregrasp_palm_position"], 3, f"{where}.pregrasp_palm_position")
+    if data.get("pregrasp_palm_quaternion_xyzw") is not None:
+        grasp.pregrasp_palm_quaternion_xyzw = _quaternion(
+            data["pregrasp_palm_quaternion_xyzw"], f"{where}.pregrasp_palm_quaternion_xyzw")
+    metrics = data.get("metrics", {})
+    if not isinstance(metrics, Mapping):
+        raise GraspFormatError(f"{where}.metrics: expected an object")
+    grasp.metrics = dict(metrics)
+    return grasp
+
+
+def grasp_set_from_dict(data: Any, source: str = "<dict>") -> GraspSet:
+    """Validate a whole ``diffgrasp.grasps/1`` document."""
+    if not isinstance(data, Mapping):
+        raise GraspFormatError(f"{source}: expected a JSON object")
+    if data.get("format") != FORMAT:
+        raise GraspFormatError(f"{source}: unknown format {data.get('format')!r} (expected {FORMAT!r})")
+    if data.get("hand", HAND) != HAND:
+        raise GraspFormatError(f"{source}: unknown hand {data.get('hand')!r} (expected {HAND!r})")
+    obj = data.get("object")
+    if not isinstance(obj, Mapping) or "name" not in obj:
+        raise GraspFormatError(f"{source}: object: missing or without a name")
+    scale = obj.get("scale", 1.0)
+    if not isinstance(scale, int | float) or not math.isfinite(scale) or scale <= 0:
+        raise GraspFormatError(f"{source}: object.scale: expected a positive number, got {scale!r}")
+    grasps = data.get("grasps")
+    if not isinstance(grasps, list):
+        raise GraspFormatError(f"{source}: grasps: expected a list")
+    return GraspSet(object_name=str(obj["name"]), mesh=str(obj.get("mesh", "")), scale=float(scale),
+                    grasps=[grasp_from_dict(g, i) for i, g in enumerate(grasps)])
+
+
+def load_grasps(path: str | os.PathLike) -> GraspSet:
+    """Read and validate a grasp file."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"grasp file not found: {path}")
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise GraspFormatError(f"{path}: not valid JSON ({err})") from None
+    return grasp_set_from_dict(data, str(path))
+
+
+def save_grasps(path: str | os.PathLike, grasp_set: GraspSet) -> Path:
+    """Write a grasp file atomically."""
+    return atomic_write_json(path, grasp_set.to_dict())
+
+
+def default_pregrasp(grasp: Grasp) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
+    """§7 fallback pregrasp: palm backed off 3 mm along palm +y, flexion joints opened 0.1 rad (clamped to limits).
+
+    Returns (palm position (3,), palm quaternion xyzw (4,), joints).
+    """
+    from scipy.spatial.transform import Rotation
+
+    rot = Rotation.from_quat(grasp.palm_quaternion_xyzw).as_matrix()
+    position = grasp.palm_position + rot[:, 1] * DEFAULT_PALM_BACKOFF_M
+    joints = dict(grasp.joints)
+    for name in FLEXION_JOINT_NAMES:
+        lo, _ = JOINT_LIMITS[name]
+        joints[name] = max(lo, joints[name] - DEFAULT_OPEN_RAD)
+    return position, grasp.palm_quaternion_xyzw.copy(), joints
+
+
+def default_squeeze(grasp: Grasp) -> dict[str, float]:
+    """§7 fallback squeeze: flexion joints closed a further 0.1 rad (motor targets; may pass the limits)."""
+    joints = dict(grasp.joints)
+    for name in FLEXION_JOINT_NAMES:
+        joints[name] = joints[name] + DEFAULT_SQUEEZE_RAD
+    return joints
+
+
+def resolved_phases(grasp: Grasp) -> dict[str, Any]:
+    """Pregrasp pose/joints, grasp joints and squeeze joints, filling what the grasp lacks with the §7 rule."""
+    d_pos, d_quat, d_joints = default_pregrasp(grasp)
+    return {
+        "pregrasp_palm_position": grasp.pregrasp_palm_position if grasp.pregrasp_palm_position is not None else d_pos,
+        "pregrasp_palm_quaternion_xyzw": (grasp.pregrasp_palm_quaternion_xyzw
+                                          if grasp.pregrasp_palm_quaternion_xyzw is not None else d_quat),
+        "pregrasp_joints": grasp.pregrasp_joints if grasp.pregrasp_joints is not None else d_joints,
+        "joints": grasp.joints,
+        "squeeze_joints": grasp.squeeze_joints if grasp.squeeze_joints is not None else default_squeeze(grasp),
+    }
+
+
+DEXGRASPBENCH_ROOT_OFFSET_M = 0.034  # DexGraspBench's root sits 0.034 m along −z of rh_palm (the wrist body origin)
+
+
+def to_dexgraspbench_qpos(grasp: Grasp, which: str = "joints") -> np.ndarray:
+    """(29,) DexGraspBench qpos: root position (3), root quaternion wxyz (4), 22 finger joints in canonical order."""
+    from scipy.spatial.transform import Rotation
+
+    rot = Rotation.from_quat(grasp.palm_quaternion_xyzw)
+    root = grasp.palm_position - rot.as_matrix()[:, 2] * DEXGRASPBENCH_ROOT_OFFSET_M
+    quat_wxyz = rot.as_quat(scalar_first=True)
+    return np.concatenate([root, quat_wxyz, grasp.joint_vector(FINGER_JOINT_NAMES, which)])
+
+
+__all__ = [
+    "FORMAT", "Grasp", "GraspFormatError", "GraspSet", "WRIST_JOINT_NAMES", "default_pregrasp", "default_squeeze",
+    "grasp_from_dict", "grasp_set_from_dict", "load_grasps", "resolved_phases", "save_grasps",
+    "to_dexgraspbench_qpos",
+]
