@@ -28,7 +28,7 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   .venv/bin/python -m pip install -q torch==2.13.0
   .venv/bin/python -m pip install -q -r requirements.txt
   .venv/bin/python -m pip install -q --no-deps -e src/diffgrasp
-  [ -f src/diffgrasp_training/pyproject.toml ] && .venv/bin/python -m pip install -q --no-deps -e src/diffgrasp_training
+  .venv/bin/python -m pip install -q --no-deps -e src/diffgrasp_training
   .venv/bin/python -m pip check
   echo "$want" > "$stamp"
 fi

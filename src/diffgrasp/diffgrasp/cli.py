@@ -10,7 +10,11 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
+import os
 import sys
+
+# MuJoCo picks its GL backend at import; headless machines need EGL (set before any module imports mujoco).
+os.environ.setdefault("MUJOCO_GL", "egl")
 
 COMMANDS: dict[str, str] = {
     "plan": "diffgrasp.planning.cli",
