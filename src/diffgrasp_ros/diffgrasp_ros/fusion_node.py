@@ -1,0 +1,116 @@
+"""Fusion node: FuseScene service (multi-view depth → watertight object mesh, cloud and object TF).
+
+Uses the request's views, or the latest capture received on ``views`` (latched MultiViewDepth of the capture node).
+Publishes the ObjectObservation on ``observation`` (latched), the fused cloud on ``object_cloud`` (object frame) and
+the object frame on /tf (``base_frame`` → ``<object_id>``). Fusion parameters: the core's ``config/fusion.yaml``.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import rclpy
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+
+PARAMETERS = {
+    "fusion_config": "",        # core FusionConfig YAML (config/fusion.yaml); "" = dataclass defaults
+    "mesh_dir": "",             # if set, every fused mesh is also written here as <object_id>.ply
+    "publish_tf": True,         # broadcast base_frame → object_id
+}
+
+
+class FusionNode(Node):
+    def __init__(self) -> None:
+        super().__init__("fusion")
+        for name, default in PARAMETERS.items():
+            self.declare_parameter(name, default)
+        p = {name: self.get_parameter(name).value for name in PARAMETERS}
+        from diffgrasp.perception.fusion import FusionConfig
+
+        from diffgrasp_ros.node_support import load_core_config
+
+        self.config = load_core_config(FusionConfig, p["fusion_config"])
+        self.mesh_dir = p["mesh_dir"]
+        self._latest_views = None
+        self._lock = threading.Lock()
+
+        import tf2_ros
+        from diffgrasp_interfaces.msg import MultiViewDepth, ObjectObservation
+        from diffgrasp_interfaces.srv import FuseScene
+        from sensor_msgs.msg import PointCloud2
+
+        latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+        self.create_subscription(MultiViewDepth, "views", self._on_views, latched,
+                                 callback_group=MutuallyExclusiveCallbackGroup())
+        self.observation_pub = self.create_publisher(ObjectObservation, "observation", latched)
+        self.cloud_pub = self.create_publisher(PointCloud2, "object_cloud", latched)
+        self.tf_broadcaster = tf2_ros.TransformBroadcaster(self) if p["publish_tf"] else None
+        self.create_service(FuseScene, "fuse_scene", self._on_fuse, callback_group=MutuallyExclusiveCallbackGroup())
+
+    def _on_views(self, msg) -> None:
+        with self._lock:
+            self._latest_views = msg
+
+    def _on_fuse(self, request, response):
+        from diffgrasp.perception.fusion import fuse
+
+        from diffgrasp_ros.action_messages import fuse_response_to_ros
+        from diffgrasp_ros.conversions import time_from_ros, transform_to_ros
+        from diffgrasp_ros.message_factory import RclpyFactory
+        from diffgrasp_ros.sensor_conversions import (
+            capture_from_views, multiview_from_ros, observation_from_fusion, observation_to_ros,
+        )
+
+        f = RclpyFactory()
+        codes = type(response)
+        views_msg = request.views if len(request.views.camera_names) else self._latest_views
+        if views_msg is None:
+            return fuse_response_to_ros(f, codes.NO_CAPTURE, "no views in the request and none received", None)
+        object_id = request.object_id or "object"
+        try:
+            views = multiview_from_ros(views_msg)
+            result = fuse(capture_from_views(views), self.config)
+        except ValueError as err:
+            code = codes.EMPTY_OBJECT if "absent" in str(err) else codes.INVALID_REQUEST
+            return fuse_response_to_ros(f, code, str(err), None)
+        except RuntimeError as err:
+            return fuse_response_to_ros(f, codes.FAILED, str(err), None)
+        mesh_path = request.mesh_path or (f"{self.mesh_dir}/{object_id}.ply" if self.mesh_dir else "")
+        stamp = time_from_ros(views_msg.header.stamp)
+        obs = observation_from_fusion(result, object_id, views.base_frame, stamp, views.names, mesh_path)
+        if mesh_path:
+            from diffgrasp.io import atomic_write
+
+            mesh = result.mesh_in_object_frame()
+            atomic_write(mesh_path, lambda tmp: mesh.export(tmp, file_type="ply"))
+        msg = observation_to_ros(f, obs)
+        self.observation_pub.publish(msg)
+        self.cloud_pub.publish(msg.cloud)
+        if self.tf_broadcaster is not None:
+            self.tf_broadcaster.sendTransform(transform_to_ros(f, obs.object_to_world, obs.frame_id, object_id, stamp))
+        self.get_logger().info(f"fused {len(obs.vertices)} vertices from {', '.join(views.names)}")
+        return fuse_response_to_ros(f, codes.SUCCESS, "", msg)
+
+
+def main(args=None) -> None:
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = FusionNode()
+        executor = MultiThreadedExecutor(num_threads=2)
+        executor.add_node(node)
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.destroy_node()
+        if rclpy.ok():
+            rclpy.shutdown()
+
+
+if __name__ == "__main__":
+    main()

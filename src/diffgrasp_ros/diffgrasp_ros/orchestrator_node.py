@@ -1,0 +1,214 @@
+"""Orchestrator node: GraspObject action chaining capture → fusion → inference → refinement → execution.
+
+Each stage is a call to the stage node's service/action (clients in a ReentrantCallbackGroup; futures awaited with
+events, never by spinning). Feedback at every stage boundary; cancelling forwards the cancel to the running
+sub-goal and returns CANCELLED with what was obtained so far. One goal at a time (busy → rejected).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+
+import rclpy
+from rclpy.action import ActionClient, ActionServer, CancelResponse, GoalResponse
+from rclpy.callback_groups import ReentrantCallbackGroup
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.node import Node
+
+PARAMETERS = {
+    "server_timeout_s": 10.0,      # wait this long for each stage's server
+    "capture_timeout_s": 5.0,      # CaptureScene timeout
+    "refine_timeout_s": 60.0,      # RefineGrasps time budget (when the goal gives none)
+    "seed": 0,                     # refinement seed
+    "mesh_dir": "",                # passed to FuseScene.mesh_path as <mesh_dir>/<object_id>.ply when set
+    "plan_only": False,            # execute in plan-only mode (dry runs on the robot)
+}
+
+
+class StageFailed(Exception):
+    def __init__(self, stage: str, message: str) -> None:
+        super().__init__(message)
+        self.stage = stage
+
+
+class OrchestratorNode(Node):
+    def __init__(self) -> None:
+        super().__init__("orchestrator")
+        for name, default in PARAMETERS.items():
+            self.declare_parameter(name, default)
+        self.p = {name: self.get_parameter(name).value for name in PARAMETERS}
+        from diffgrasp_interfaces.action import ExecuteGrasp, GraspObject, PredictGrasps, RefineGrasps
+        from diffgrasp_interfaces.srv import CaptureScene, FuseScene
+
+        group = ReentrantCallbackGroup()
+        self.capture_client = self.create_client(CaptureScene, "capture_scene", callback_group=group)
+        self.fuse_client = self.create_client(FuseScene, "fuse_scene", callback_group=group)
+        self.predict_client = ActionClient(self, PredictGrasps, "predict_grasps", callback_group=group)
+        self.refine_client = ActionClient(self, RefineGrasps, "refine_grasps", callback_group=group)
+        self.execute_client = ActionClient(self, ExecuteGrasp, "execute_grasp", callback_group=group)
+        self._busy = threading.Lock()
+        self._sub_goal = None
+        self.server = ActionServer(self, GraspObject, "grasp_object", execute_callback=self._execute,
+                                   goal_callback=self._on_goal, cancel_callback=self._on_cancel, callback_group=group)
+
+    # -- plumbing -----------------------------------------------------------------------------------------------------------
+    @staticmethod
+    def _wait(future, timeout_s, stage: str):
+        done = threading.Event()
+        future.add_done_callback(lambda _: done.set())
+        if not done.wait(timeout_s):
+            raise StageFailed(stage, f"no answer within {timeout_s} s")
+        return future.result()
+
+    def _call(self, client, request, stage: str, timeout_s: float | None):
+        if not client.wait_for_service(timeout_sec=self.p["server_timeout_s"]):
+            raise StageFailed(stage, f"service {client.srv_name} not available")
+        response = self._wait(client.call_async(request), timeout_s, stage)
+        if response.error_code != 0:
+            raise StageFailed(stage, response.message)
+        return response
+
+    def _action(self, client, goal, stage: str, timeout_s: float | None):
+        if not client.wait_for_server(timeout_sec=self.p["server_timeout_s"]):
+            raise StageFailed(stage, f"action server for {stage} not available")
+        handle = self._wait(client.send_goal_async(goal), self.p["server_timeout_s"], stage)
+        if not handle.accepted:
+            raise StageFailed(stage, "goal rejected (busy or invalid; see that node's log)")
+        self._sub_goal = handle
+        try:
+            response = self._wait(handle.get_result_async(), timeout_s, stage)
+        finally:
+            self._sub_goal = None
+        return response.result
+
+    # -- action server ---------------------------------------------------------------------------------------------------
+    def _on_goal(self, goal) -> GoalResponse:
+        from diffgrasp_ros.action_messages import grasp_object_goal_from_ros
+
+        try:
+            grasp_object_goal_from_ros(goal)
+        except ValueError as err:
+            self.get_logger().warn(f"rejected GraspObject goal: {err}")
+            return GoalResponse.REJECT
+        if not self._busy.acquire(blocking=False):
+            self.get_logger().warn("rejected GraspObject goal: busy")
+            return GoalResponse.REJECT
+        return GoalResponse.ACCEPT
+
+    def _on_cancel(self, goal_handle) -> CancelResponse:
+        if self._sub_goal is not None:
+            self._sub_goal.cancel_goal_async()
+        return CancelResponse.ACCEPT
+
+    def _execute(self, goal_handle):
+        try:
+            return self._run(goal_handle)
+        finally:
+            self._busy.release()
+
+    def _run(self, goal_handle):
+        from diffgrasp_interfaces.action import ExecuteGrasp, GraspObject, PredictGrasps, RefineGrasps
+        from diffgrasp_interfaces.srv import CaptureScene, FuseScene
+
+        from diffgrasp_ros.action_messages import (
+            grasp_object_feedback_to_ros, grasp_object_goal_from_ros, grasp_object_result_to_ros,
+        )
+        from diffgrasp_ros.message_factory import RclpyFactory
+
+        f, codes = RclpyFactory(), GraspObject.Result
+        req = grasp_object_goal_from_ros(goal_handle.request)
+        deadline = time.monotonic() + req.timeout_s if req.timeout_s > 0 else None
+        state = {"observation": None, "candidates": None, "quality": math.nan}
+
+        def remaining():
+            return None if deadline is None else max(0.1, deadline - time.monotonic())
+
+        def stage(name: str) -> None:
+            if goal_handle.is_cancel_requested:
+                raise StageFailed(name, "cancelled")
+            if deadline is not None and time.monotonic() > deadline:
+                raise StageFailed(name, "timeout")
+            goal_handle.publish_feedback(grasp_object_feedback_to_ros(f, name, state["quality"]))
+
+        try:
+            stage("capture")
+            views = self._call(self.capture_client, CaptureScene.Request(timeout_s=self.p["capture_timeout_s"]),
+                               "capture", remaining()).views
+            stage("fusion")
+            mesh_path = f"{self.p['mesh_dir']}/{req.object_id}.ply" if self.p["mesh_dir"] else ""
+            state["observation"] = self._call(self.fuse_client, FuseScene.Request(
+                views=views, object_id=req.object_id, mesh_path=mesh_path), "fusion", remaining()).observation
+            stage("inference")
+            predicted = self._action(self.predict_client, PredictGrasps.Goal(
+                observation=state["observation"], num_grasps=req.num_candidates), "inference", remaining())
+            if predicted.error_code != 0:
+                raise StageFailed("inference", predicted.message)
+            state["candidates"] = predicted.grasps
+            if req.refine:
+                stage("refinement")
+                budget = remaining() or self.p["refine_timeout_s"]
+                refined = self._action(self.refine_client, RefineGrasps.Goal(
+                    observation=state["observation"], initial_grasps=predicted.grasps,
+                    num_grasps=req.num_candidates, timeout_s=float(budget), seed=self.p["seed"]),
+                    "refinement", None if deadline is None else budget + 5.0)
+                if refined.error_code not in (RefineGrasps.Result.SUCCESS, RefineGrasps.Result.TIME_BUDGET,
+                                              RefineGrasps.Result.CANCELLED) or not refined.grasps.grasps:
+                    raise StageFailed("refinement", refined.message)
+                state["candidates"] = refined.grasps
+                if refined.error_code == RefineGrasps.Result.CANCELLED:
+                    raise StageFailed("refinement", "cancelled")
+            grasps = state["candidates"].grasps
+            state["quality"] = max((g.quality for g in grasps), default=math.nan)
+            executed, lifted = -1, False
+            if req.execute and grasps:
+                stage("execution")
+                for index, grasp in enumerate(grasps):  # best first; next candidate when unreachable
+                    out = self._action(self.execute_client, ExecuteGrasp.Goal(
+                        grasp=grasp, observation=state["observation"], plan_only=self.p["plan_only"]),
+                        "execution", remaining())
+                    if out.error_code == ExecuteGrasp.Result.PLANNING_FAILED:
+                        continue
+                    if out.error_code not in (ExecuteGrasp.Result.SUCCESS, ExecuteGrasp.Result.OBJECT_NOT_LIFTED):
+                        raise StageFailed("execution", out.message)
+                    executed, lifted = index, out.object_lifted
+                    break
+                else:
+                    raise StageFailed("execution", "no candidate was reachable")
+        except StageFailed as err:
+            cancelled = str(err) == "cancelled" or goal_handle.is_cancel_requested
+            code = codes.CANCELLED if cancelled else codes.TIMEOUT if str(err) == "timeout" else codes.STAGE_FAILED
+            result = grasp_object_result_to_ros(f, code, f"{err.stage}: {err}", failed_stage=err.stage,
+                                                observation_msg=state["observation"],
+                                                candidates_msg=state["candidates"])
+            if cancelled:
+                goal_handle.canceled()
+            else:
+                goal_handle.abort()
+            return result
+        goal_handle.succeed()
+        return grasp_object_result_to_ros(f, codes.SUCCESS, "", observation_msg=state["observation"],
+                                          candidates_msg=state["candidates"], executed_index=executed,
+                                          object_lifted=lifted)
+
+
+def main(args=None) -> None:
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = OrchestratorNode()
+        executor = MultiThreadedExecutor(num_threads=4)
+        executor.add_node(node)
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.destroy_node()
+        if rclpy.ok():
+            rclpy.shutdown()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,113 @@
+"""Static checks of the rclpy node files (rclpy is not installed here): structure, parameters, action-server
+policies, goal/request fields against the real interface definitions, and core imports against the core package."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import re
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "diffgrasp_ros"
+NODE_FILES = sorted(PACKAGE.glob("*_node.py"))
+# action/service served by each node file → interface type prefix (goal/request fields checked against it)
+SERVED = {"inference_node.py": "action/PredictGrasps_Goal", "refinement_node.py": "action/RefineGrasps_Goal",
+          "execution_node.py": "action/ExecuteGrasp_Goal", "orchestrator_node.py": "action/GraspObject_Goal",
+          "capture_node.py": "srv/CaptureScene_Request", "fusion_node.py": "srv/FuseScene_Request"}
+
+
+def tree_of(path: Path) -> ast.Module:
+    return ast.parse(path.read_text(), filename=str(path))
+
+
+def test_one_node_per_file_with_main():
+    assert {p.name for p in NODE_FILES} == set(SERVED)
+    for path in NODE_FILES:
+        tree = tree_of(path)
+        classes = [n for n in tree.body if isinstance(n, ast.ClassDef) and any(
+            getattr(b, "id", None) == "Node" for b in n.bases)]
+        assert len(classes) == 1, f"{path.name}: expected one Node subclass"
+        main = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "main")
+        assert [a.arg for a in main.args.args] == ["args"] and isinstance(main.args.defaults[0], ast.Constant)
+        source = ast.unparse(main)
+        for needed in ("rclpy.init(args=args)", "rclpy.shutdown()", "KeyboardInterrupt", "ExternalShutdownException",
+                       "MultiThreadedExecutor", "destroy_node()"):
+            assert needed in source, f"{path.name}: main() lacks {needed}"
+
+
+def test_parameters_are_literal_and_declared_in_a_loop():
+    for path in NODE_FILES:
+        tree = tree_of(path)
+        assign = next(n for n in tree.body if isinstance(n, ast.Assign) and getattr(n.targets[0], "id", "") ==
+                      "PARAMETERS")
+        params = ast.literal_eval(assign.value)
+        assert params and all(re.fullmatch(r"[a-z][a-z0-9_]*", k) for k in params), path.name
+        for name, value in params.items():
+            assert value != [], f"{path.name}: {name}: empty list defaults have no type in rclpy"
+            if isinstance(value, list):
+                assert len({type(v) for v in value}) == 1, f"{path.name}: {name}: mixed list types"
+        assert "self.declare_parameter(name, default)" in path.read_text()
+
+
+def test_action_servers_accept_cancels_and_use_reentrant_groups():
+    for path in NODE_FILES:
+        source = path.read_text()
+        for call in re.findall(r"ActionServer\((.*?)\)\n", source, flags=re.S):
+            assert "cancel_callback=" in call, f"{path.name}: ActionServer without cancel_callback"
+            assert "goal_callback=" in call, f"{path.name}: ActionServer without goal_callback"
+            assert "ReentrantCallbackGroup()" in call or "callback_group=group" in call, path.name
+    for name in ("refinement_node.py", "execution_node.py", "orchestrator_node.py"):  # busy → reject
+        source = (PACKAGE / name).read_text()
+        assert "self._busy.acquire(blocking=False)" in source and "self._busy.release()" in source, name
+        tree = tree_of(PACKAGE / name)
+        cancel = next(n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name == "_on_cancel")
+        assert "CancelResponse.ACCEPT" in ast.unparse(cancel), name
+
+
+def _attribute_uses(tree: ast.AST, root_names: set[str]) -> set[str]:
+    """Attributes read on ``goal_handle.request`` / ``goal`` / ``request`` objects."""
+    used = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute):
+            base = node.value
+            if isinstance(base, ast.Name) and base.id in root_names:
+                used.add(node.attr)
+            if isinstance(base, ast.Attribute) and base.attr == "request" and \
+                    getattr(base.value, "id", "") == "goal_handle":
+                used.add(node.attr)
+    return used
+
+
+@pytest.mark.parametrize("filename", sorted(SERVED))
+def test_goal_and_request_fields_exist_in_the_definitions(filename, typestore):
+    fields = {f for f, _ in typestore.fielddefs[f"diffgrasp_interfaces/{SERVED[filename]}"][1]}
+    used = _attribute_uses(tree_of(PACKAGE / filename), {"goal", "request"}) - {"request"}
+    assert used <= fields, f"{filename}: uses {sorted(used - fields)} not in {SERVED[filename]}"
+
+
+def test_result_constants_used_by_nodes_exist(typestore):
+    """``codes.X`` / ``<Action>.Result.X`` / ``type(response).X`` constants used in the nodes are defined."""
+    for path in NODE_FILES:
+        source = path.read_text()
+        for action, const in re.findall(r"(\w+)\.Result\.([A-Z_]+)", source):
+            consts = {c for c, _, _ in typestore.fielddefs[f"diffgrasp_interfaces/action/{action}_Result"][0]}
+            assert const in consts, f"{path.name}: {action}.Result.{const}"
+        served = SERVED[path.name].rsplit("_", 1)[0]
+        result = f"diffgrasp_interfaces/{served}_{'Result' if served.startswith('action') else 'Response'}"
+        consts = {c for c, _, _ in typestore.fielddefs[result][0]}
+        for const in re.findall(r"\bcodes\.([A-Z_]+)", source):
+            assert const in consts, f"{path.name}: codes.{const} not in {result}"
+
+
+def test_core_imports_of_the_nodes_resolve():
+    """Every ``from diffgrasp... import name`` inside the (lazily importing) nodes names something that exists."""
+    files = [*NODE_FILES, PACKAGE / "moveit_backend.py", PACKAGE / "client.py"]
+    for path in files:
+        for node in ast.walk(tree_of(path)):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] in ("diffgrasp",
+                                                                                                  "diffgrasp_ros"):
+                module = importlib.import_module(node.module)
+                for alias in node.names:
+                    assert hasattr(module, alias.name), f"{path.name}: {node.module} has no {alias.name}"
