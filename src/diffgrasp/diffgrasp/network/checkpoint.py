@@ -1,0 +1,166 @@
+"""Grasp-network checkpoints: atomic save, validated load.
+
+A checkpoint is a ``torch.save`` dict (loaded with ``weights_only=True``, so no code runs on load)::
+
+    format              "diffgrasp.network/1"
+    config              NetworkConfig as a dict
+    architecture_hash   sha256 of the config and of every parameter/buffer name and shape
+    shapes              {name: [sizes]} of the state dict
+    state_dict          the weights
+    digest              sha256 over the state dict's names and bytes (detects a damaged file)
+    metadata            free JSON-like dict (training config, metrics, data, versions)
+    extra               optional dict (the trainer keeps optimizer and RNG states here)
+
+Any problem (missing file, unreadable or truncated file, wrong format, damaged weights, a config or shapes that do
+not match the expected network) raises one :class:`CheckpointError` naming the file and the problem.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from diffgrasp.config import from_dict, to_dict
+from diffgrasp.io import atomic_write
+from diffgrasp.network.network_config import NetworkConfig
+
+CHECKPOINT_FORMAT = "diffgrasp.network/1"
+DEFAULT_CHECKPOINT = ("network", "grasp_net.pt")  # under diffgrasp/data/
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file is missing, corrupt or does not match the expected network; the message names the file."""
+
+
+@dataclasses.dataclass
+class LoadedCheckpoint:
+    """A validated checkpoint: the network in eval mode on the requested device, its config and stored dicts."""
+
+    model: torch.nn.Module
+    config: NetworkConfig
+    metadata: dict[str, Any]
+    extra: dict[str, Any] | None
+    path: Path
+
+
+def _shapes(state_dict: dict[str, torch.Tensor]) -> dict[str, list[int]]:
+    return {k: list(v.shape) for k, v in state_dict.items()}
+
+
+def architecture_hash(config: NetworkConfig, shapes: dict[str, list[int]] | None = None) -> str:
+    """sha256 (hex, 16 chars) of the network config and, if given, the state-dict names and shapes."""
+    text = json.dumps({"config": to_dict(config), "shapes": shapes or {}}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def state_digest(state_dict: dict[str, torch.Tensor]) -> str:
+    """sha256 (hex) over the names, dtypes, shapes and raw bytes of every tensor, in sorted name order."""
+    h = hashlib.sha256()
+    for name in sorted(state_dict):
+        t = state_dict[name].detach().cpu().contiguous()
+        h.update(f"{name}|{t.dtype}|{list(t.shape)}|".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
+def default_checkpoint_path() -> Path:
+    """Path of the packaged checkpoint (``diffgrasp/data/network/grasp_net.pt``), whether or not it exists."""
+    from diffgrasp.data import DATA_DIR
+
+    return DATA_DIR.joinpath(*DEFAULT_CHECKPOINT)
+
+
+def save_checkpoint(path: str | os.PathLike, model: torch.nn.Module, config: NetworkConfig | None = None,
+                    metadata: dict[str, Any] | None = None, extra: dict[str, Any] | None = None) -> Path:
+    """Write ``model``'s weights with its config atomically (temp file + rename). Returns the path.
+
+    metadata must be JSON-serialisable; extra may hold tensors, numbers, strings, lists and dicts (what
+    ``torch.load(weights_only=True)`` accepts)."""
+    config = config or model.config
+    state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+    shapes = _shapes(state)
+    payload = {
+        "format": CHECKPOINT_FORMAT,
+        "config": to_dict(config),
+        "architecture_hash": architecture_hash(config, shapes),
+        "shapes": shapes,
+        "state_dict": state,
+        "digest": state_digest(state),
+        "metadata": json.loads(json.dumps(metadata or {})),  # plain JSON types only (weights_only loading)
+        "extra": extra,
+    }
+    return atomic_write(path, lambda tmp: torch.save(payload, tmp))
+
+
+def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+    """Load and validate the raw checkpoint dict (format, keys, digest, architecture hash) without building a model."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: checkpoint file not found")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 — any unpickling/zip failure means the file is unusable
+        lines = [ln.strip() for ln in str(err).strip().splitlines() if ln.strip()] or [type(err).__name__]
+        first = next((ln for ln in lines if ln.startswith("WeightsUnpickler error")), lines[0])
+        raise CheckpointError(f"{path}: corrupt or not a checkpoint ({type(err).__name__}: {first})") from None
+    if not isinstance(payload, dict):
+        raise CheckpointError(f"{path}: not a diffgrasp network checkpoint (top level is {type(payload).__name__})")
+    if payload.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(f"{path}: unknown checkpoint format {payload.get('format')!r} "
+                              f"(expected {CHECKPOINT_FORMAT!r})")
+    missing = [k for k in ("config", "architecture_hash", "shapes", "state_dict", "digest") if k not in payload]
+    if missing:
+        raise CheckpointError(f"{path}: checkpoint lacks {', '.join(missing)}")
+    state = payload["state_dict"]
+    if state_digest(state) != payload["digest"]:
+        raise CheckpointError(f"{path}: weights are damaged (digest mismatch)")
+    if _shapes(state) != payload["shapes"]:
+        raise CheckpointError(f"{path}: stored shapes do not match the stored weights")
+    try:
+        config = from_dict(NetworkConfig, payload["config"])
+    except (TypeError, ValueError) as err:
+        raise CheckpointError(f"{path}: invalid network config ({err})") from None
+    if architecture_hash(config, payload["shapes"]) != payload["architecture_hash"]:
+        raise CheckpointError(f"{path}: architecture hash mismatch (config or shapes altered)")
+    payload["config"] = config
+    return payload
+
+
+def load_checkpoint(path: str | os.PathLike | None = None, expected_config: NetworkConfig | None = None,
+                    device: str | torch.device = "cpu") -> LoadedCheckpoint:
+    """Load a validated checkpoint (default: the packaged one) into a :class:`GraspNet` in eval mode.
+
+    expected_config: if given, the file's config must equal it (else the error lists the differing fields).
+    """
+    from diffgrasp.network.model import GraspNet
+
+    path = Path(path) if path is not None else default_checkpoint_path()
+    if not path.is_file() and path == default_checkpoint_path():
+        raise CheckpointError(f"{path}: no trained network checkpoint is packaged; train one with "
+                              f"`diffgrasp-train train` and copy its model.pt there, or pass a checkpoint path")
+    payload = read_checkpoint(path)
+    config: NetworkConfig = payload["config"]
+    if expected_config is not None and expected_config != config:
+        a, b = to_dict(expected_config), to_dict(config)
+        diff = ", ".join(f"{k}: expected {a[k]!r}, file has {b[k]!r}" for k in a if a[k] != b[k])
+        raise CheckpointError(f"{path}: network config mismatch ({diff})")
+    model = GraspNet(config)
+    want = _shapes(model.state_dict())
+    if want != payload["shapes"]:
+        bad = sorted(set(want) ^ set(payload["shapes"])) or [k for k in want if want[k] != payload["shapes"][k]]
+        raise CheckpointError(f"{path}: weights do not fit the network built from its config "
+                              f"(first mismatching entries: {', '.join(bad[:3])})")
+    model.load_state_dict(payload["state_dict"])
+    model.to(device).eval()
+    return LoadedCheckpoint(model=model, config=config, metadata=dict(payload.get("metadata") or {}),
+                            extra=payload.get("extra"), path=path)
+
+
+__all__ = ["CHECKPOINT_FORMAT", "CheckpointError", "LoadedCheckpoint", "architecture_hash", "default_checkpoint_path",
+           "load_checkpoint", "read_checkpoint", "save_checkpoint", "state_digest"]

@@ -1,0 +1,120 @@
+"""Training and dataset configuration (mirrored by ``config/training.yaml``; CLI flags override it)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from diffgrasp.network.min_of_n import MinOfNWeights
+
+MODES = ("supervised", "unsupervised", "both")
+SHAPE_KINDS = ("box", "cylinder", "sphere", "capsule", "superquadric")
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetConfig:
+    """What ``diffgrasp-train generate`` builds.
+
+    procedural_shapes: number of procedural shapes (kinds cycle through ``shape_kinds``).
+    shape_kinds: procedural kinds used.
+    size_range_m: (min, max) of each procedural half-extent / radius (m), drawn uniformly per axis.
+    max_offset_m: each procedural mesh is placed at a random rotation and an offset of ½–1× this (m) from its file's
+        origin, so the network's recentring is exercised.
+    procedural_val_fraction: fraction of the procedural shapes put in the val split.
+    grasps_per_object: reference grasps planned per object (``plan_grasps(k=...)``); 0 = no references
+        (unsupervised training only).
+    planner_config: optional planner YAML (``PlannerConfig``) for the reference grasps; empty = defaults.
+    planner_time_budget_s: caps the planning time per object (s; overrides the planner config's
+        ``time_budget_s``); null = the planner config's own budget.
+    seed: seed of the procedural shapes and of the planner (object i uses seed + i).
+    """
+
+    procedural_shapes: int = 100
+    shape_kinds: tuple[str, ...] = SHAPE_KINDS
+    size_range_m: tuple[float, float] = (0.015, 0.06)
+    max_offset_m: float = 0.1
+    procedural_val_fraction: float = 0.1
+    grasps_per_object: int = 16
+    planner_config: str = ""
+    planner_time_budget_s: float | None = 60.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        bad = [k for k in self.shape_kinds if k not in SHAPE_KINDS]
+        if bad:
+            raise ValueError(f"DatasetConfig.shape_kinds: unknown {', '.join(bad)}; valid: {', '.join(SHAPE_KINDS)}")
+        lo, hi = self.size_range_m
+        if not 0 < lo <= hi:
+            raise ValueError(f"DatasetConfig.size_range_m: need 0 < min ≤ max, got {self.size_range_m}")
+        if not 0 <= self.procedural_val_fraction < 1:
+            raise ValueError("DatasetConfig.procedural_val_fraction: must be in [0, 1)")
+        if self.planner_time_budget_s is not None and not self.planner_time_budget_s > 0:
+            raise ValueError("DatasetConfig.planner_time_budget_s: must be > 0 s or null")
+        if self.procedural_shapes < 0 or self.grasps_per_object < 0:
+            raise ValueError("DatasetConfig: procedural_shapes and grasps_per_object must be ≥ 0")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """How ``diffgrasp-train train`` trains the grasp network.
+
+    mode: "supervised" (min-of-N to the reference grasps only), "unsupervised" (the loss library's GraspLoss only,
+        no references) or "both" (stage 1 supervised for a ``supervised_fraction`` of the steps, then min-of-N +
+        ``loss_weight`` × GraspLoss).
+    steps: total optimisation steps (all stages).
+    supervised_fraction: stage 1 = the first round(supervised_fraction × steps) steps in mode "both".
+    batch_size: objects per step (global; split over DDP ranks, must divide evenly).
+    lr: Adam learning rate; weight_decay: Adam weight decay; grad_clip: max gradient norm (0 = off).
+    lr_decay_final: the learning rate decays by cosine from lr to lr × this over ``steps``.
+    loss_weight: weight of the mean GraspLoss total in stage 2 / unsupervised mode.
+    loss_config: optional YAML of the loss library's ``LossConfig`` (e.g. config/loss.yaml); empty = its defaults.
+    min_of_n: weights of the min-of-N grasp distance (``diffgrasp.network.min_of_n``).
+    depth_noise_m: std of Gaussian noise added to the valid depth pixels during training (m); 0 = off.
+    seed: seeds the network init, the data order and the noise (data order depends only on seed and step, so a
+        resumed run sees the same batches).
+    checkpoint_every: steps between training checkpoints (``checkpoints/last.pt``, atomic).
+    val_every: steps between validations on the val split (0 = only at the end).
+    log_every: steps between TensorBoard scalars / console lines.
+    threads: torch CPU threads per process (0 = torch default).
+    dataset: what ``generate`` builds.
+    """
+
+    mode: str = "both"
+    steps: int = 4000
+    supervised_fraction: float = 0.9
+    batch_size: int = 16
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    grad_clip: float = 1.0
+    lr_decay_final: float = 0.1
+    loss_weight: float = 1.0
+    loss_config: str = ""
+    min_of_n: MinOfNWeights = MinOfNWeights(coverage=0.5)
+    depth_noise_m: float = 0.001
+    seed: int = 0
+    checkpoint_every: int = 500
+    val_every: int = 500
+    log_every: int = 50
+    threads: int = 0
+    dataset: DatasetConfig = DatasetConfig()
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"TrainConfig.mode: {self.mode!r} is not one of {', '.join(MODES)}")
+        for name in ("steps", "batch_size", "checkpoint_every", "log_every"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"TrainConfig.{name}: must be ≥ 1, got {getattr(self, name)}")
+        if not 0 <= self.supervised_fraction <= 1:
+            raise ValueError(f"TrainConfig.supervised_fraction: must be in [0, 1], got {self.supervised_fraction}")
+        if self.lr <= 0 or not 0 < self.lr_decay_final <= 1:
+            raise ValueError("TrainConfig: lr must be > 0 and lr_decay_final in (0, 1]")
+
+    def stage(self, step: int) -> str:
+        """Which loss applies at 0-based ``step``: "supervised", "combined" or "unsupervised"."""
+        if self.mode == "supervised":
+            return "supervised"
+        if self.mode == "unsupervised":
+            return "unsupervised"
+        return "supervised" if step < round(self.supervised_fraction * self.steps) else "combined"
+
+
+__all__ = ["DatasetConfig", "MODES", "SHAPE_KINDS", "TrainConfig"]
