@@ -1,0 +1,101 @@
+"""A sampled signed-distance grid of an object: the fast path for the many-point loss terms during refinement.
+
+The exact ``ObjectModel.signed_distance`` (BVH + exact point–triangle distance) stays the reference and is used for
+every reported metric; this grid trades accuracy (trilinear interpolation over ``voxel_size``) for speed: one
+``grid_sample`` call answers millions of points. Building it: unsigned distance from a k-d tree over dense surface
+samples (error below the sample spacing, ~0.1–0.5 mm for 400k samples on a hand-sized object; optionally made exact by
+BVH queries in a narrow band around the surface), and the sign from ray parity (embree).
+Outside the grid box the value is the box-border value plus the distance to the box (a lower bound, positive).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F  # noqa: N812
+from scipy.spatial import cKDTree
+
+from diffgrasp._checks import check_shape
+
+DEFAULT_MAX_CELLS = 2_000_000
+
+
+class SDFGrid:
+    """Signed distance (m, negative inside) sampled on a regular grid around ``obj`` (object frame).
+
+    Args:
+        obj: the ObjectModel (exact reference).
+        voxel_size: grid spacing (m); enlarged if the grid would exceed ``max_cells``.
+        margin: the grid box is the mesh bounding box grown by this (m).
+        surface_samples: k-d tree samples for the unsigned distance. exact_band: exact BVH distance near the surface
+            (slower to build).
+    """
+
+    def __init__(self, obj, voxel_size: float = 0.002, margin: float = 0.03, max_cells: int = DEFAULT_MAX_CELLS,
+                 surface_samples: int = 400_000, exact_band: bool = False, seed: int = 0) -> None:
+        lo = obj.mesh.bounds[0] - margin
+        hi = obj.mesh.bounds[1] + margin
+        extent = hi - lo
+        voxel = max(voxel_size, float(np.cbrt(np.prod(extent) / max_cells)))
+        shape = np.ceil(extent / voxel).astype(int) + 1
+        self.voxel_size = voxel
+        self.lower = lo
+        self.upper = lo + (shape - 1) * voxel
+        axes = [lo[i] + np.arange(shape[i]) * voxel for i in range(3)]
+        grid = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, 3)  # x-major (i, j, k)
+
+        samples = np.concatenate([obj.surface_samples(surface_samples, seed=seed), np.asarray(obj.mesh.vertices)])
+        band_width = 3.0 * voxel
+        # Nearest-neighbour search degenerates deep inside round objects (all samples nearly equidistant): bound
+        # the fine search to the band, and answer the rest from a coarse sample set.
+        dist, _ = cKDTree(samples).query(grid, distance_upper_bound=band_width, workers=-1)
+        far = ~np.isfinite(dist)
+        if far.any():
+            coarse = samples[np.random.default_rng(seed).choice(len(samples), size=min(2000, len(samples)),
+                                                                 replace=False)]
+            dist[far] = cKDTree(coarse).query(grid[far], workers=-1)[0]
+        band = dist < 2.5 * voxel
+        if exact_band and band.any():  # exact distance near the surface, where interpolation matters most
+            pts = torch.as_tensor(grid[band], dtype=torch.float64)
+            d_exact, _ = obj.signed_distance(pts[None])
+            dist[band] = np.abs(d_exact[0].numpy())
+        inside = obj.mesh.contains(grid)
+        values = np.where(inside, -dist, dist).reshape(tuple(shape))
+        # grid_sample wants (N, C, D, H, W) with the sample grid in (x, y, z) = (W, H, D) order.
+        self._values = torch.as_tensor(np.ascontiguousarray(values.transpose(2, 1, 0)), dtype=torch.float32)
+        self._cache: dict[tuple[torch.device, torch.dtype], tuple[torch.Tensor, ...]] = {}
+
+    def _tensors(self, device: torch.device, dtype: torch.dtype) -> tuple[torch.Tensor, ...]:
+        key = (device, dtype)
+        if key not in self._cache:
+            self._cache[key] = (self._values.to(device, dtype)[None, None],
+                                torch.as_tensor(self.lower, device=device, dtype=dtype),
+                                torch.as_tensor(self.upper, device=device, dtype=dtype))
+        return self._cache[key]
+
+    def __call__(self, points: torch.Tensor) -> torch.Tensor:
+        """points (B, N, 3) m → d (B, N) m, trilinear, differentiable w.r.t. the points."""
+        check_shape("points", points, ("B", "N", 3))
+        values, lo, hi = self._tensors(points.device, points.dtype)
+        inside_box = torch.maximum(torch.minimum(points, hi), lo)
+        outside = (points - inside_box).norm(dim=-1)
+        normalized = (inside_box - lo) / (hi - lo) * 2 - 1
+        d = F.grid_sample(values, normalized.reshape(1, 1, 1, -1, 3), mode="bilinear", padding_mode="border",
+                          align_corners=True)
+        return d.reshape(points.shape[:-1]) + outside
+
+    def signed_distance(self, points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """points (B, N, 3) → (d (B, N), outward unit normal (B, N, 3)).
+
+        The normal is the central-difference gradient of the interpolant (step half a voxel), itself a smooth
+        function of the points, so gradients flow through both outputs without double backward.
+        """
+        check_shape("points", points, ("B", "N", 3))
+        b, n, _ = points.shape
+        h = 0.5 * self.voxel_size
+        offsets = torch.cat([torch.eye(3), -torch.eye(3)]).to(points.device, points.dtype) * h  # (6, 3)
+        probe = torch.cat([points[:, :, None, :], points[:, :, None, :] + offsets], dim=2)  # (B, N, 7, 3)
+        values = self(probe.reshape(b, n * 7, 3)).reshape(b, n, 7)
+        grad = (values[..., 1:4] - values[..., 4:7]) / (2 * h)
+        normal = grad / grad.norm(dim=-1, keepdim=True).clamp_min(1e-9)
+        return values[..., 0], normal
