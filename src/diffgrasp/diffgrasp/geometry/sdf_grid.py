@@ -61,41 +61,44 @@ class SDFGrid:
             dist[band] = np.abs(d_exact[0].numpy())
         inside = obj.mesh.contains(grid)
         values = np.where(inside, -dist, dist).reshape(tuple(shape))
+        gradient = np.stack(np.gradient(values, voxel), axis=0)  # (3, nx, ny, nz): ∇d by central differences
+        channels = np.concatenate([values[None], gradient], axis=0)
         # grid_sample wants (N, C, D, H, W) with the sample grid in (x, y, z) = (W, H, D) order.
-        self._values = torch.as_tensor(np.ascontiguousarray(values.transpose(2, 1, 0)), dtype=torch.float32)
+        self._values = torch.as_tensor(np.ascontiguousarray(channels.transpose(0, 3, 2, 1)), dtype=torch.float32)
         self._cache: dict[tuple[torch.device, torch.dtype], tuple[torch.Tensor, ...]] = {}
 
     def _tensors(self, device: torch.device, dtype: torch.dtype) -> tuple[torch.Tensor, ...]:
         key = (device, dtype)
         if key not in self._cache:
-            self._cache[key] = (self._values.to(device, dtype)[None, None],
+            self._cache[key] = (self._values.to(device, dtype)[None],
                                 torch.as_tensor(self.lower, device=device, dtype=dtype),
                                 torch.as_tensor(self.upper, device=device, dtype=dtype))
         return self._cache[key]
 
-    def __call__(self, points: torch.Tensor) -> torch.Tensor:
-        """points (B, N, 3) m → d (B, N) m, trilinear, differentiable w.r.t. the points."""
+    def _sample(self, points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """points (B, N, 3) → (d (B, N), interpolated ∇d (B, N, 3)); outside the box d grows by the distance to it."""
         check_shape("points", points, ("B", "N", 3))
         values, lo, hi = self._tensors(points.device, points.dtype)
         inside_box = torch.maximum(torch.minimum(points, hi), lo)
-        outside = (points - inside_box).norm(dim=-1)
+        outside = inside_box - points
         normalized = (inside_box - lo) / (hi - lo) * 2 - 1
-        d = F.grid_sample(values, normalized.reshape(1, 1, 1, -1, 3), mode="bilinear", padding_mode="border",
-                          align_corners=True)
-        return d.reshape(points.shape[:-1]) + outside
+        out = F.grid_sample(values, normalized.reshape(1, 1, 1, -1, 3), mode="bilinear", padding_mode="border",
+                            align_corners=True)  # (1, 4, 1, 1, B·N)
+        out = out.reshape(4, -1).T.reshape(points.shape[:-1] + (4,))
+        far = outside.norm(dim=-1)
+        # Outside the box: add the distance to the box, and lean the gradient towards the box.
+        grad = out[..., 1:] - outside / far.clamp_min(1e-9)[..., None] * (far > 0)[..., None]
+        return out[..., 0] + far, grad
+
+    def __call__(self, points: torch.Tensor) -> torch.Tensor:
+        """points (B, N, 3) m → d (B, N) m, trilinear, differentiable w.r.t. the points."""
+        return self._sample(points)[0]
 
     def signed_distance(self, points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """points (B, N, 3) → (d (B, N), outward unit normal (B, N, 3)).
 
-        The normal is the central-difference gradient of the interpolant (step half a voxel), itself a smooth
-        function of the points, so gradients flow through both outputs without double backward.
+        The normal is the trilinear interpolation of the grid's central-difference gradient (one extra channel of
+        the same ``grid_sample`` call), a smooth function of the points, so gradients flow through both outputs.
         """
-        check_shape("points", points, ("B", "N", 3))
-        b, n, _ = points.shape
-        h = 0.5 * self.voxel_size
-        offsets = torch.cat([torch.eye(3), -torch.eye(3)]).to(points.device, points.dtype) * h  # (6, 3)
-        probe = torch.cat([points[:, :, None, :], points[:, :, None, :] + offsets], dim=2)  # (B, N, 7, 3)
-        values = self(probe.reshape(b, n * 7, 3)).reshape(b, n, 7)
-        grad = (values[..., 1:4] - values[..., 4:7]) / (2 * h)
-        normal = grad / grad.norm(dim=-1, keepdim=True).clamp_min(1e-9)
-        return values[..., 0], normal
+        d, grad = self._sample(points)
+        return d, grad / grad.norm(dim=-1, keepdim=True).clamp_min(1e-9)

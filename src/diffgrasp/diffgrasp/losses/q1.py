@@ -171,6 +171,8 @@ def generalized_q1(points: torch.Tensor, normals: torch.Tensor, distances: torch
     check_shape("points", points, ("B", "N", 3))
     check_shape("normals", normals, tuple(points.shape))
     check_shape("distances", distances, tuple(points.shape[:2]))
+    if points.shape[1] == 0:                                        # no contacts: the wrench set is {0}
+        return (points.sum(dim=(1, 2)) + normals.sum(dim=(1, 2)) + distances.sum(dim=1)) * 0.0
     n = normals / normals.norm(dim=-1, keepdim=True)
     scale = torch.exp(-alpha * distances.abs())
     maps = wrench_maps(points, torque_scale, center)

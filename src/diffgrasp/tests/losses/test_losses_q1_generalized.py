@@ -166,6 +166,11 @@ def test_gradcheck_float64():
     assert torch.autograd.gradcheck(fn, (points, normals, d), eps=1e-7, atol=1e-6)
 
 
+def test_no_contacts_is_zero():
+    q = generalized_q1(torch.zeros(3, 0, 3), torch.zeros(3, 0, 3), torch.zeros(3, 0))
+    assert q.shape == (3,) and (q == 0).all()
+
+
 def test_bad_shapes():
     with pytest.raises(ValueError, match=r"normals: expected shape"):
         generalized_q1(torch.zeros(2, 5, 3), torch.zeros(2, 4, 3), torch.zeros(2, 5))

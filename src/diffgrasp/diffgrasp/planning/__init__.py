@@ -1,0 +1,8 @@
+"""Grasp planning: initialisation, batched differentiable refinement, post-processing, ranking (design notes §6)."""
+
+from diffgrasp.planning.plan_result import PlanResult, ProgressInfo
+from diffgrasp.planning.planner import plan_grasps
+from diffgrasp.planning.planner_config import InitConfig, OptimConfig, PlannerConfig, PostprocessConfig
+
+__all__ = ["InitConfig", "OptimConfig", "PlanResult", "PlannerConfig", "PostprocessConfig", "ProgressInfo",
+           "plan_grasps"]

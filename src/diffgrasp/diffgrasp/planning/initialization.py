@@ -1,0 +1,63 @@
+"""Initial grasp candidates around an object: palm facing its convex hull at a standoff, random roll, pre-shape.
+
+Frames: everything in the object mesh frame; palm conventions of design notes §3 (fingers +z, palmar side −y).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import trimesh
+
+from diffgrasp.hand.coupling import JointCoupling
+from diffgrasp.planning.planner_config import InitConfig
+
+# Point of the palm's skin opposite which the object should sit (rh_palm frame, m): palm centre, palmar side.
+PALM_SKIN_POINT = np.array([0.005, -0.012, 0.055])
+
+
+def _hull_samples(mesh: trimesh.Trimesh, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """n approach points (n, 3) on the convex hull with outward unit hull normals (n, 3).
+
+    Points are area-sampled on the mesh itself (its face order moves with the mesh, so a moved copy gets the same
+    samples) and projected to the closest point of the convex hull, so concavities still give outside approaches.
+    """
+    area = mesh.area_faces / mesh.area_faces.sum()
+    faces = rng.choice(len(area), size=n, p=area)
+    r = rng.random((n, 2))
+    flip = r.sum(1) > 1
+    r[flip] = 1 - r[flip]
+    tri = mesh.triangles[faces]
+    points = tri[:, 0] + r[:, :1] * (tri[:, 1] - tri[:, 0]) + r[:, 1:] * (tri[:, 2] - tri[:, 0])
+    hull = mesh.convex_hull
+    closest, _, hull_face = trimesh.proximity.closest_point(hull, points)
+    return closest, hull.face_normals[hull_face]
+
+
+def initial_candidates(mesh: trimesh.Trimesh, n: int, coupling: JointCoupling, config: InitConfig,
+                       rng: np.random.Generator, dtype: torch.dtype = torch.float32,
+                       device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """n candidates → palm position (n, 3) m, palm rotation (n, 3, 3), reduced joints u (n, 18) rad.
+
+    The palm's −y axis points along the inward hull normal at an area-sampled hull point, its fingers (+z) get a
+    uniformly random roll about that axis, and the palm skin point sits ``standoff`` outside the hull point.
+    """
+    points, normals = _hull_samples(mesh, n, rng)
+    y_axis = normals  # palmar side (−y) faces the object
+    helper = np.where(np.abs(y_axis[:, 2:3]) < 0.9, [[0.0, 0.0, 1.0]], [[1.0, 0.0, 0.0]])
+    e1 = np.cross(y_axis, helper)
+    e1 /= np.linalg.norm(e1, axis=1, keepdims=True)
+    e2 = np.cross(y_axis, e1)
+    roll = rng.uniform(0, 2 * np.pi, size=(n, 1))
+    z_axis = np.cos(roll) * e1 + np.sin(roll) * e2
+    x_axis = np.cross(y_axis, z_axis)
+    rot = np.stack([x_axis, y_axis, z_axis], axis=-1)  # columns = palm axes in the object frame
+    standoff = config.standoff_m + rng.uniform(-1, 1, size=(n, 1)) * config.standoff_jitter_m
+    position = points + normals * standoff - np.einsum("nij,j->ni", rot, PALM_SKIN_POINT)
+
+    lo, hi = coupling.limits(dtype=torch.float64)
+    u = np.array([config.preshape.get(name, 0.0) for name in coupling.reduced_names])
+    u = u[None] + rng.uniform(-1, 1, size=(n, len(u))) * config.joint_noise_rad
+    u = np.clip(u, lo.numpy(), hi.numpy())
+    as_t = lambda a: torch.as_tensor(a, dtype=dtype, device=device)  # noqa: E731
+    return as_t(position), as_t(rot), as_t(u)

@@ -1,0 +1,211 @@
+"""``plan_grasps``: K ranked, diverse grasps for a watertight mesh (design notes §6, Refinement).
+
+Pipeline: initial candidates (around the convex hull, or the network's predictions, or given grasps) → batched
+refinement on ``GraspLoss`` (or the DexGraspNet-style baseline energy) → closing onto the surface, pregrasp/squeeze →
+rejection (penetration, self-collision, too few touching fingers) → ranking by exact Q1 → de-duplication.
+Everything is in the object file's own frame. Deterministic for a seed on CPU.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+from diffgrasp.geometry import ObjectModel
+from diffgrasp.geometry.rotations import matrix_to_quaternion_xyzw, quaternion_xyzw_to_matrix
+from diffgrasp.grasps import Grasp
+from diffgrasp.hand import JointCoupling, ShadowHand
+from diffgrasp.hand.names import FINGER_JOINT_NAMES
+from diffgrasp.planning.canonical_frame import canonical_transform
+from diffgrasp.planning.fast_object import GridObject, SurfaceSubsetHand
+from diffgrasp.planning.initialization import initial_candidates
+from diffgrasp.planning.plan_result import PlanResult, ProgressInfo
+from diffgrasp.planning.planner_config import PlannerConfig
+from diffgrasp.planning.postprocess import GraspPostprocessor, select_diverse
+from diffgrasp.planning.refiner import refine
+
+CONTACT_METRIC_DISTANCE_M = 0.002  # candidates within this of the surface count as contacts (as the physics test)
+
+
+def _as_object(obj: ObjectModel | str | os.PathLike) -> ObjectModel:
+    return obj if isinstance(obj, ObjectModel) else ObjectModel.from_file(obj)
+
+
+def _grasps_to_tensors(grasps: list[Grasp], coupling: JointCoupling, dtype: torch.dtype, device: torch.device,
+                       transform: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Grasps (object file frame) → palm position (B, 3), rotation (B, 3, 3) in the frame ``transform`` maps to, u."""
+    pos = np.array([g.palm_position for g in grasps]) @ transform[:3, :3].T + transform[:3, 3]
+    quat = torch.tensor(np.array([g.palm_quaternion_xyzw for g in grasps]), dtype=torch.float64)
+    rot = torch.as_tensor(transform[:3, :3]) @ quaternion_xyzw_to_matrix(quat)
+    q22 = torch.tensor(np.array([g.joint_vector() for g in grasps]), dtype=dtype, device=device)
+    return (torch.as_tensor(pos, dtype=dtype, device=device), rot.to(device, dtype), coupling.reduce(q22))
+
+
+def plan_grasps(obj: ObjectModel | str | os.PathLike, k: int = 16, seed: int = 0,
+                config: PlannerConfig | None = None, device: str | torch.device = "cpu",
+                progress: Callable[[ProgressInfo], None] | None = None,
+                should_cancel: Callable[[], bool] | None = None,
+                initial_grasps: list[Grasp] | None = None) -> PlanResult:
+    """Plan ``k`` grasps for ``obj`` (an ObjectModel or a mesh path, metres, object frame).
+
+    progress: called with ProgressInfo every ``optim.feedback_every`` iterations. should_cancel: polled between
+    iterations; when it returns True the best grasps so far are post-processed and returned with status "cancelled".
+    The time budget (``config.time_budget_s``) ends refinement early the same way (status "time_budget").
+    """
+    config = config or PlannerConfig()
+    if k < 1:
+        raise ValueError(f"k: must be >= 1, got {k}")
+    start = time.perf_counter()
+    deadline = start + config.time_budget_s * 0.85 if config.time_budget_s else None
+    timings: dict[str, float] = {}
+    obj = _as_object(obj)
+    # Plan in a frame defined by the mesh itself (same result for a moved copy), map the grasps back at the end.
+    to_canonical = canonical_transform(obj.mesh)
+    obj = ObjectModel(obj.mesh.copy().apply_transform(to_canonical), name=obj.name, source=obj.source)
+    device = torch.device(device)
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    hand = ShadowHand(device=device, dtype=torch.float32)
+    coupling = JointCoupling(config.coupling_ratio)
+    u_limits = coupling.limits(device, torch.float32)
+
+    n = max(config.min_candidates, k * config.candidates_per_grasp)
+    t0 = time.perf_counter()
+    pos, rot, u = _initial(obj, n, hand, coupling, config, rng, initial_grasps, to_canonical)
+    timings["init"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    if config.method == "network":
+        from diffgrasp.planning.refiner import RefineOutcome, RefineState
+        zeros = torch.zeros(pos.shape[0], device=device)
+        outcome = RefineOutcome(RefineState(pos, rot, u, zeros, {}), 0, "succeeded")
+    elif config.method == "dexgraspnet":
+        from diffgrasp.planning.dexgraspnet import refine_dexgraspnet
+        outcome = refine_dexgraspnet(hand, GridObject(obj, config.sdf_voxel_m), coupling, pos, rot, u, config, rng,
+                                     progress, should_cancel,
+                                     deadline, start)
+    else:
+        energy = _diffgrasp_energy(hand, obj, coupling, config)
+        outcome = refine(pos, rot, u, energy, u_limits, config.optim, progress, should_cancel, deadline, start)
+    timings["refine"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    grasps, rejected = _postprocess(hand, obj, coupling, outcome.state, k, config, np.linalg.inv(to_canonical))
+    timings["postprocess"] = time.perf_counter() - t0
+    timings["total"] = time.perf_counter() - start
+    state = outcome.state
+    best = int(state.loss.argmin()) if state.loss.numel() else 0
+    if progress is not None:
+        progress(ProgressInfo("postprocess", outcome.iterations, config.optim.iterations,
+                              float(state.loss[best]), {kk: float(v[best]) for kk, v in state.terms.items()},
+                              timings["total"]))
+    return PlanResult(grasps=grasps, status=outcome.status, iterations=outcome.iterations,
+                      best_loss=float(state.loss[best]), loss_terms={kk: float(v[best]) for kk, v in state.terms.items()},
+                      num_candidates=n, num_rejected=rejected, timings_s=timings)
+
+
+def _initial(obj: ObjectModel, n: int, hand: ShadowHand, coupling: JointCoupling, config: PlannerConfig,
+             rng: np.random.Generator, initial_grasps: list[Grasp] | None, to_canonical: np.ndarray):
+    parts = []
+    if initial_grasps:
+        parts.append(_grasps_to_tensors(initial_grasps, coupling, hand.dtype, hand.device, to_canonical))
+    elif config.init == "network" or config.method == "network":
+        from diffgrasp.network import predict_grasps
+        predicted = predict_grasps(obj.mesh, num_grasps=n, device=str(hand.device))  # canonical frame in and out
+        parts.append(_grasps_to_tensors(predicted, coupling, hand.dtype, hand.device, np.eye(4)))
+    have = sum(p[0].shape[0] for p in parts)
+    if have < n and config.method != "network":
+        parts.append(initial_candidates(obj.mesh, n - have, coupling, config.init_config, rng, hand.dtype,
+                                        hand.device))
+    return tuple(torch.cat([p[i] for p in parts]) for i in range(3))
+
+
+def _diffgrasp_energy(hand: ShadowHand, obj: ObjectModel, coupling: JointCoupling, config: PlannerConfig):
+    from diffgrasp.losses import GraspLoss, LossConfig
+
+    loss_cfg = dataclasses.replace(LossConfig(), **config.loss)
+    grid = GridObject(obj, config.sdf_voxel_m)
+    # Exact distances for the ~45 contact candidates (Q1, closeness); the grid for the many skin samples.
+    grasp_loss = GraspLoss(SurfaceSubsetHand(hand, config.surface_stride), obj, loss_cfg,
+                           surface_sdf=grid.signed_distance)
+
+    def energy(position: torch.Tensor, rotation: torch.Tensor, u: torch.Tensor):
+        out = grasp_loss(position, rotation, coupling.expand(u))
+        return out.total, out.terms
+
+    return energy
+
+
+def _postprocess(hand: ShadowHand, obj: ObjectModel, coupling: JointCoupling, state, k: int,
+                 config: PlannerConfig, to_file: np.ndarray) -> tuple[list[Grasp], dict[str, int]]:
+    """Close, measure, reject, rank and de-duplicate; grasps are returned in the object file's frame (``to_file``)."""
+    from diffgrasp.losses import exact_q1
+    from diffgrasp.planning.fast_object import self_penetration_depth
+
+    post = GraspPostprocessor(hand, obj, config.post, GridObject(obj, config.sdf_voxel_m),
+                              SurfaceSubsetHand(hand, config.post.closing_surface_stride))
+    q22 = coupling.expand(state.u.detach())
+    pos, rot = state.position.detach(), state.rotation.detach()
+    if config.method == "network" or not _closing_enabled(config):
+        from diffgrasp.planning.postprocess import ClosedGrasps
+        closed = ClosedGrasps(pos, rot, q22, torch.zeros(pos.shape[0], 6, dtype=torch.bool, device=pos.device))
+    else:
+        closed = post.close(pos, rot, q22)
+    m = post.measure(closed, lambda a, b, r: self_penetration_depth(a, b, r, hand.self_collision_pairs))
+    phases = post.phases(closed)
+
+    pen = m["penetration"].cpu().numpy()
+    self_pen = m["self_penetration"].cpu().numpy()
+    touching = m["touching_groups"].cpu().numpy()
+    ok_pen = pen <= config.post.max_penetration_m
+    ok_self = self_pen <= config.post.max_self_penetration_m
+    ok_touch = touching >= config.post.min_contact_fingers
+    rejected = {"penetration": int((~ok_pen).sum()), "self_collision": int((ok_pen & ~ok_self).sum()),
+                "too_few_contacts": int((ok_pen & ok_self & ~ok_touch).sum())}
+    valid = ok_pen & ok_self & ok_touch
+
+    dist = m["contact_distance"].cpu().numpy()
+    cpts = m["contact_points"].cpu().numpy()
+    cnormals = m["contact_normals"].cpu().numpy()
+    com, rho = obj.center_of_mass, obj.characteristic_length
+    q1 = np.zeros(len(pen))
+    contact_count = (np.abs(dist) <= CONTACT_METRIC_DISTANCE_M).sum(1)
+    for i in np.flatnonzero(valid):  # qhull per grasp: a few ms each, post-processing only
+        near = np.abs(dist[i]) <= CONTACT_METRIC_DISTANCE_M
+        if near.sum() >= 2:
+            q1[i] = exact_q1(cpts[i, near], cnormals[i, near], torque_scale=rho, center=com)
+    # Only valid grasps are returned, ranked by exact Q1, then by loss.
+    loss = state.loss.detach().cpu().numpy()
+    order_valid = np.flatnonzero(valid)[np.lexsort((loss[valid], -q1[valid]))]
+    rot_np, pos_np, q_np = closed.rotation.cpu().numpy(), closed.position.cpu().numpy(), closed.q22.cpu().numpy()
+    picked = select_diverse(order_valid, pos_np, rot_np, q_np, k, config.post)
+
+    rot_file = torch.as_tensor(to_file[:3, :3], dtype=closed.rotation.dtype) @ closed.rotation.cpu()
+    quats = matrix_to_quaternion_xyzw(rot_file.double()).numpy()
+    pos_np = pos_np @ to_file[:3, :3].T + to_file[:3, 3]
+    pre_pos = phases["pregrasp_position"].cpu().numpy() @ to_file[:3, :3].T + to_file[:3, 3]
+    pre_q = phases["pregrasp_joints"].cpu().numpy()
+    sq_q = phases["squeeze_joints"].cpu().numpy()
+    grasps = []
+    for i in picked:
+        grasps.append(Grasp(
+            palm_position=pos_np[i].astype(float), palm_quaternion_xyzw=quats[i].astype(float),
+            joints=dict(zip(FINGER_JOINT_NAMES, q_np[i].astype(float).tolist(), strict=True)),
+            pregrasp_joints=dict(zip(FINGER_JOINT_NAMES, pre_q[i].astype(float).tolist(), strict=True)),
+            squeeze_joints=dict(zip(FINGER_JOINT_NAMES, sq_q[i].astype(float).tolist(), strict=True)),
+            pregrasp_palm_position=pre_pos[i].astype(float),
+            pregrasp_palm_quaternion_xyzw=quats[i].astype(float),
+            metrics={"q1_exact": float(q1[i]), "penetration_m": float(pen[i]),
+                     "self_penetration_m": float(self_pen[i]), "contact_count": int(contact_count[i]),
+                     "touching_fingers": int(touching[i]), "loss": float(loss[i])},
+        ))
+    return grasps, rejected
+
+
+def _closing_enabled(config: PlannerConfig) -> bool:
+    return config.post.close_steps > 0

@@ -1,0 +1,90 @@
+"""Planner configuration (``config/planner.yaml`` mirrors these defaults; CLI flags override)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+METHODS = ("diffgrasp", "dexgraspnet", "network")
+INITS = ("random", "network")
+
+
+@dataclasses.dataclass(frozen=True)
+class InitConfig:
+    """Initial palm poses: approach points on the object's convex hull, palm facing the surface, random roll.
+
+    standoff_m: gap between the hull and the palm's skin at start (m). joint_noise_rad: uniform noise on the
+    pre-shape. preshape: name → rad for the reduced joints (others 0); the thumb is opposed and half closed.
+    """
+
+    standoff_m: float = 0.025
+    standoff_jitter_m: float = 0.01
+    joint_noise_rad: float = 0.15
+    preshape: dict[str, float] = dataclasses.field(default_factory=lambda: {
+        "rh_FFJ3": 0.35, "rh_FFJ2": 0.3, "rh_MFJ3": 0.35, "rh_MFJ2": 0.3, "rh_RFJ3": 0.35, "rh_RFJ2": 0.3,
+        "rh_LFJ3": 0.35, "rh_LFJ2": 0.3, "rh_LFJ5": 0.1, "rh_THJ5": 0.4, "rh_THJ4": 1.0, "rh_THJ2": 0.0,
+        "rh_THJ1": 0.3,
+    })
+
+
+@dataclasses.dataclass(frozen=True)
+class OptimConfig:
+    """Batched Adam on the grasp loss; learning rates per parameter group (m, 6D rotation, rad)."""
+
+    iterations: int = 80
+    lr_position: float = 2e-3
+    lr_rotation: float = 1e-2
+    lr_joints: float = 3e-2
+    lr_decay: float = 0.3          # final lr = lr · lr_decay (cosine)
+    feedback_every: int = 10       # progress callback period (iterations)
+
+
+@dataclasses.dataclass(frozen=True)
+class PostprocessConfig:
+    """Contact-seeking closing, pregrasp/squeeze derivation, rejection, de-duplication and ranking."""
+
+    close_min_rad: float = -0.3       # closing sweep per finger: from opening this much ...
+    close_max_rad: float = 0.8        # ... to closing this much (rad, flexion joints)
+    close_steps: int = 23             # coarse sweep (0.05 rad apart by default) ...
+    close_fine_steps: int = 11        # ... then a fine sweep inside the bracket of the first contact
+    contact_distance_m: float = 0.0005  # a finger stops closing once its skin is this close to the surface
+    closing_surface_stride: int = 1   # hand skin samples checked while closing (every n-th per link)
+    squeeze_rad: float = 0.2          # flexion targets beyond the grasp (motor targets, may pass the limits)
+    pregrasp_open_rad: float = 0.2    # flexion opened for the approach
+    pregrasp_backoff_m: float = 0.01  # palm backed off along +y of rh_palm for the pregrasp
+    max_penetration_m: float = 0.001
+    max_self_penetration_m: float = 0.003  # capsules are conservative (they overlap where the real links touch)
+    min_contact_fingers: int = 2      # fingers (incl. thumb/palm) touching after closing
+    dedupe_position_m: float = 0.01
+    dedupe_rotation_rad: float = 0.2
+    dedupe_joint_rad: float = 0.3
+
+
+@dataclasses.dataclass(frozen=True)
+class PlannerConfig:
+    """All planner settings. ``candidates_per_grasp`` × k candidates are refined together."""
+
+    method: str = "diffgrasp"
+    init: str = "random"
+    candidates_per_grasp: int = 4
+    min_candidates: int = 64
+    time_budget_s: float | None = None
+    coupling_ratio: float = 1.0
+    sdf_voxel_m: float = 0.002     # spacing of the signed-distance grid used during refinement
+    surface_stride: int = 4        # refinement uses every n-th hand surface sample per link (metrics use all)
+    init_config: InitConfig = dataclasses.field(default_factory=InitConfig)
+    optim: OptimConfig = dataclasses.field(default_factory=OptimConfig)
+    post: PostprocessConfig = dataclasses.field(default_factory=PostprocessConfig)
+    # Overrides of the loss library's LossConfig for planning: a stronger Q1 term and a softer distance decay
+    # (α in 1/m) give Q1 a gradient at the initial standoff; measured better in the physics test (planner note).
+    loss: dict[str, float] = dataclasses.field(default_factory=lambda: {
+        "w_q1": 5.0, "alpha": 50.0, "w_closeness": 3000.0})
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ValueError(f"planner.method: {self.method!r} is not one of {', '.join(METHODS)}")
+        if self.init not in INITS:
+            raise ValueError(f"planner.init: {self.init!r} is not one of {', '.join(INITS)}")
+        if self.candidates_per_grasp < 1 or self.min_candidates < 1:
+            raise ValueError("planner: candidates_per_grasp and min_candidates must be >= 1")
+        if self.time_budget_s is not None and not self.time_budget_s > 0:
+            raise ValueError(f"planner.time_budget_s: must be > 0, got {self.time_budget_s}")

@@ -1,0 +1,117 @@
+"""Planner: determinism, format, cancellation, bad meshes, frame covariance, diversity selection."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import trimesh
+from scipy.spatial.transform import Rotation
+
+from diffgrasp.config import load_config, to_dict
+from diffgrasp.grasps import GraspSet, load_grasps, save_grasps
+from diffgrasp.planning import OptimConfig, PlannerConfig, PostprocessConfig, plan_grasps
+from diffgrasp.planning.canonical_frame import canonical_transform
+from diffgrasp.planning.postprocess import select_diverse
+
+REPO = __import__("pathlib").Path(__file__).resolve().parents[4]
+SMALL = PlannerConfig(min_candidates=8, candidates_per_grasp=1, optim=OptimConfig(iterations=15))
+
+
+@pytest.fixture(scope="module")
+def box_path(tmp_path_factory):
+    path = tmp_path_factory.mktemp("mesh") / "box.obj"
+    trimesh.creation.box(extents=(0.05, 0.06, 0.09)).apply_translation([0.2, -0.1, 0.045]).export(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def small_plan(box_path):
+    return plan_grasps(box_path, k=4, seed=3, config=SMALL)
+
+
+def test_plan_is_deterministic_and_valid(box_path, small_plan, tmp_path):
+    again = plan_grasps(box_path, k=4, seed=3, config=SMALL)
+    a = [g.to_dict() for g in small_plan.grasps]
+    b = [g.to_dict() for g in again.grasps]
+    assert json.dumps(a) == json.dumps(b)
+    path = save_grasps(tmp_path / "g.json", GraspSet("box", str(box_path), small_plan.grasps))
+    loaded = load_grasps(path)  # validates the format (joints within limits, unit quaternions)
+    assert len(loaded.grasps) == len(small_plan.grasps)
+    assert small_plan.num_candidates == 8 and small_plan.iterations == 15
+    for g in small_plan.grasps:
+        assert g.metrics["penetration_m"] <= SMALL.post.max_penetration_m
+        assert set(g.squeeze_joints) == set(g.joints)
+
+
+def test_cancellation_returns_best_so_far(box_path):
+    calls = {"n": 0}
+
+    def cancel() -> bool:
+        calls["n"] += 1
+        return calls["n"] > 5
+
+    seen = []
+    result = plan_grasps(box_path, k=4, seed=3, config=SMALL, should_cancel=cancel, progress=seen.append)
+    assert result.status == "cancelled"
+    assert result.iterations == 5
+    assert seen and seen[-1].stage == "postprocess"
+    assert np.isfinite(result.best_loss)
+
+
+def test_bad_mesh_gives_clear_error(tmp_path):
+    open_box = trimesh.creation.box(extents=(0.05, 0.05, 0.05))
+    open_box.update_faces(np.arange(len(open_box.faces)) != 0)
+    path = tmp_path / "open.obj"
+    open_box.export(path)
+    with pytest.raises(ValueError, match="watertight"):
+        plan_grasps(path, k=2, config=SMALL)
+    with pytest.raises(FileNotFoundError):
+        plan_grasps(tmp_path / "missing.obj", k=2, config=SMALL)
+
+
+def test_canonical_frame_is_covariant(box_path):
+    mesh = trimesh.load(box_path)
+    t = np.eye(4)
+    t[:3, :3] = Rotation.from_euler("xyz", [30, -50, 110], degrees=True).as_matrix()
+    t[:3, 3] = [0.3, 0.1, -0.2]
+    moved = mesh.copy().apply_transform(t)
+    a = canonical_transform(mesh)
+    b = canonical_transform(moved) @ t
+    assert np.allclose(a, b, atol=1e-9)
+
+
+def test_moved_mesh_gives_the_moved_grasp(box_path, small_plan, tmp_path):
+    t = np.eye(4)
+    t[:3, :3] = Rotation.from_euler("xyz", [0, 40, 75], degrees=True).as_matrix()
+    t[:3, 3] = [-0.1, 0.25, 0.05]
+    moved_path = tmp_path / "moved.obj"
+    trimesh.load(box_path).apply_transform(t).export(moved_path)
+    moved = plan_grasps(moved_path, k=4, seed=3, config=SMALL)
+    assert len(moved.grasps) == len(small_plan.grasps) > 0
+    g0, g1 = small_plan.grasps[0], moved.grasps[0]
+    assert np.allclose(t[:3, :3] @ g0.palm_position + t[:3, 3], g1.palm_position, atol=2e-3)
+    r0 = t[:3, :3] @ Rotation.from_quat(g0.palm_quaternion_xyzw).as_matrix()
+    r1 = Rotation.from_quat(g1.palm_quaternion_xyzw).as_matrix()
+    assert np.degrees(Rotation.from_matrix(r0.T @ r1).magnitude()) < 2.0
+    assert np.allclose(g0.joint_vector(), g1.joint_vector(), atol=0.03)
+
+
+def test_select_diverse_skips_near_duplicates():
+    pos = np.array([[0, 0, 0], [0.001, 0, 0], [0.05, 0, 0]], dtype=float)
+    rot = np.repeat(np.eye(3)[None], 3, axis=0)
+    joints = np.zeros((3, 22))
+    picked = select_diverse(np.arange(3), pos, rot, joints, k=3, config=PostprocessConfig())
+    assert picked == [0, 2]
+    joints[1, 0] = 1.0  # same pose, very different fingers: not a duplicate
+    assert select_diverse(np.arange(3), pos, rot, joints, k=3, config=PostprocessConfig()) == [0, 1, 2]
+
+
+def test_planner_yaml_equals_defaults():
+    assert to_dict(load_config(PlannerConfig, REPO / "config" / "planner.yaml")) == to_dict(PlannerConfig())
+
+
+def test_config_rejects_unknown_method():
+    with pytest.raises(ValueError, match="dexgraspnet"):
+        PlannerConfig(method="magic")
