@@ -1,0 +1,156 @@
+"""Sweep of the embedded pipeline (``diffgrasp demo``) over the val split of the development objects.
+
+One run per val object (seed 0), plus extra seeds for three objects; prints the lift success rate, the stage times
+(median and IQR over runs) and a table of failure reasons. Each run writes its outputs (report.json, PNGs) under
+``--output-dir/<object>_s<seed>``. Target (issue 10): >= 85 % lifted.
+
+Usage: ``.venv/bin/python bench/demo_sweep.py [--objects ../shared/objects] [--objects-subset A,B]
+[--extra-seeds 1,2] [--extra-objects A,B,C] [--fast] [--output-dir outputs/demo_sweep] [--json out.json]``.
+A full sweep (12 objects + 6 extra runs) takes about 18 × 40-70 s on the 2-core development CPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("MUJOCO_GL", "egl")
+os.environ.setdefault("OMP_NUM_THREADS", "1")  # reproducible fusion, as diffgrasp demo (see demo_cli)
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_OBJECTS = REPO.parent / "shared" / "objects"
+EXTRA_OBJECTS = ("057_racquetball", "072-d_toy_airplane", "038_padlock")
+
+
+def _metadata() -> str:
+    import mujoco
+    import torch
+
+    commit = "unknown"
+    head = REPO / ".git" / "HEAD"
+    if head.is_file():
+        ref = head.read_text().strip()
+        ref_path = REPO / ".git" / ref.split(" ", 1)[1] if ref.startswith("ref:") else None
+        commit = (ref_path.read_text().strip() if ref_path and ref_path.is_file() else ref)[:10]
+    return (f"commit {commit}, torch {torch.__version__}, mujoco {mujoco.__version__}, python "
+            f"{sys.version.split()[0]}, cpus {os.cpu_count()}")
+
+
+def _runs(objects_dir: Path, subset: list[str] | None, extra_objects: list[str], extra_seeds: list[int]):
+    splits_path = objects_dir / "splits.json"
+    if not splits_path.is_file():
+        raise SystemExit(f"demo_sweep: {splits_path} not found (give --objects)")
+    val = json.loads(splits_path.read_text())["val"]
+    if subset:
+        unknown = sorted(set(subset) - set(val))
+        if unknown:
+            raise SystemExit(f"demo_sweep: not in the val split: {', '.join(unknown)}; val: {', '.join(val)}")
+        val = [v for v in val if v in subset]
+    runs = [(name, 0) for name in val]
+    runs += [(name, s) for name in extra_objects if name in val for s in extra_seeds]
+    return runs
+
+
+def _candidate_problems(execution: dict) -> dict[str, int]:
+    """Why the planned grasps were rejected before execution: count of candidates per first problem, e.g.
+    ``collision at the grasp: hand–table`` or ``unreachable``."""
+    out: collections.Counter = collections.Counter()
+    for c in execution.get("candidates", []):
+        if c["reason"] == "ok":
+            continue
+        msg = c.get("message", "")
+        head, _, rest = msg.partition(": ")
+        pair = rest.split(" penetration")[0] if "penetration" in rest else ""
+        out[f"{head}: {pair}" if c["reason"] == "collision" and pair else c["reason"]] += 1
+    return dict(out)
+
+
+def _iqr(values: list[float]) -> float:
+    if len(values) < 2:
+        return 0.0
+    q = statistics.quantiles(values, n=4, method="inclusive")
+    return q[2] - q[0]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--objects", type=Path, default=DEFAULT_OBJECTS, help="folder with splits.json and meshes")
+    parser.add_argument("--objects-subset", default="", help="comma-separated val objects (default: all)")
+    parser.add_argument("--extra-seeds", default="1,2", help="extra seeds for the extra objects ('' = none)")
+    parser.add_argument("--extra-objects", default=",".join(EXTRA_OBJECTS), help="objects that get extra seeds")
+    parser.add_argument("--fast", action="store_true", help="the demo's --fast settings")
+    parser.add_argument("--config", type=Path, default=None, help="demo YAML")
+    parser.add_argument("--output-dir", type=Path, default=Path("outputs/demo_sweep"))
+    parser.add_argument("--json", type=Path, default=None, help="also write the results as JSON")
+    args = parser.parse_args(argv)
+
+    from diffgrasp.config import load_config, to_dict
+    from diffgrasp.io import atomic_write_json
+    from diffgrasp.pipeline import run_pipeline
+    from diffgrasp.pipeline_config import FAST, DemoConfig
+
+    config = load_config(DemoConfig, args.config, FAST if args.fast else None)
+    subset = [s for s in args.objects_subset.split(",") if s]
+    seeds = [int(s) for s in args.extra_seeds.split(",") if s]
+    runs = _runs(args.objects, subset, [s for s in args.extra_objects.split(",") if s], seeds)
+    print(_metadata())
+    print(f"{len(runs)} runs ({'fast' if args.fast else 'default'} settings), outputs in {args.output_dir}")
+    results = []
+    for i, (name, seed) in enumerate(runs):
+        start = time.perf_counter()
+        try:
+            report = run_pipeline(args.objects / f"{name}.obj", args.output_dir / f"{name}_s{seed}", seed, config,
+                                  progress=False, log=lambda msg: None)
+            row = {"object": name, "seed": seed, "success": report.success, "reason": report.reason,
+                   "message": report.message, "stages": {s.name: s.seconds for s in report.stages},
+                   "candidate_problems": _candidate_problems(report.details.get("execution", {}))}
+        except (ValueError, FileNotFoundError, RuntimeError) as err:  # bad input counts as a failure, with why
+            row = {"object": name, "seed": seed, "success": False, "reason": "error", "message": str(err),
+                   "stages": {}, "candidate_problems": {}}
+        row["seconds"] = time.perf_counter() - start
+        results.append(row)
+        print(f"[{i + 1}/{len(runs)}] {name} seed {seed}: {'LIFTED' if row['success'] else 'FAILED'} "
+              f"({row['reason']}) in {row['seconds']:.0f} s  {row['message'][:90]}", flush=True)
+
+    n = len(results)
+    lifted = sum(r["success"] for r in results)
+    per_object = collections.defaultdict(list)
+    for r in results:
+        per_object[r["object"]].append(r["success"])
+    print(f"\nlifted: {lifted}/{n} runs = {100 * lifted / max(n, 1):.1f} %; objects lifted at least once: "
+          f"{sum(any(v) for v in per_object.values())}/{len(per_object)}")
+
+    stage_names = list(dict.fromkeys(s for r in results for s in r["stages"]))
+    print(f"\n{'stage':<10} {'median s':>9} {'IQR s':>7} {'max s':>7} {'runs':>5}")
+    for s in stage_names + ["total"]:
+        vals = [r["seconds"] if s == "total" else r["stages"][s] for r in results if s == "total" or s in r["stages"]]
+        if vals:
+            print(f"{s:<10} {statistics.median(vals):>9.2f} {_iqr(vals):>7.2f} {max(vals):>7.2f} {len(vals):>5}")
+
+    reasons = collections.Counter(r["reason"] for r in results)
+    print(f"\n{'reason':<16} {'runs':>5}  objects")
+    for reason, count in reasons.most_common():
+        objs = sorted({f"{r['object']}/s{r['seed']}" for r in results if r["reason"] == reason})
+        print(f"{reason:<16} {count:>5}  {', '.join(objs)}")
+    problems: collections.Counter = collections.Counter()
+    for r in results:
+        problems.update(r["candidate_problems"])
+    if problems:
+        print(f"\n{'rejected planned grasps (first problem)':<56} {'grasps':>6}")
+        for what, count in problems.most_common():
+            print(f"{what:<56} {count:>6}")
+    if args.json:
+        atomic_write_json(args.json, {"metadata": _metadata(), "config": to_dict(config), "runs": results,
+                                      "lifted": lifted, "total": n})
+        print(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,77 @@
+"""Configuration of the embedded pipeline (``diffgrasp demo``), mirrored by ``config/demo.yaml``.
+
+The pipeline's stages keep their own configurations (``FusionConfig``, ``PlannerConfig``, ``ExecutionConfig``); this
+dataclass holds only what the demo chooses on top of them: the camera rig, where the object rests, how much planning
+to do, and what to write. ``*_config`` fields name optional YAML files of the stage configurations ("" = built-in
+defaults, which equal ``config/fusion.yaml`` etc.).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+NOISE_MODELS = ("realsense", "none")
+
+
+@dataclasses.dataclass(frozen=True)
+class DemoConfig:
+    """Embedded pipeline settings (metres, seconds).
+
+    cameras: rig calibration YAML (the simulated D435 rig); a relative path is looked up in the working directory,
+    then in the repository root that holds this package. noise: depth noise model of the simulated cameras.
+    object_xy: where the object rests on the table (world x, y of its bounding-box centre; table top z = 0).
+    num_grasps: ranked grasps kept after refinement (k); planner_candidates: refined together (the planner's
+    ``min_candidates``, one per grasp otherwise); planner_iterations: Adam steps; planner_time_budget_s: refinement
+    stops early after this (the best grasps so far are post-processed; status ``time_budget``).
+    network_checkpoint: "" = the packaged checkpoint; without one the planner starts from random initialisation and
+    the report says so. network_grasps: predictions used as initial candidates.
+    min_approach_elevation_deg / min_forearm_elevation_deg: initial candidates (network or random) come from above
+    the table: the approach (palm +y, the side the hand comes from) and the forearm (palm −z; the thick Shadow
+    forearm lying flat hits the table) point at least this far above the table plane.
+    torch_threads: CPU threads for torch during the run (restored afterwards); 1 avoids OpenMP threads spinning
+    against each other on a busy CPU (measured 8× faster refinement on the 2 shared cores); 0 = leave as is.
+    render_every / render_size: execution frames (simulated s between frames; width, height px) for the PNG strip
+    and the GIF; gif: also write ``execution.gif``; top_grasps: grasps drawn as ``grasp_NN.png``.
+    """
+
+    cameras: str = "config/cameras_sim.yaml"
+    noise: str = "realsense"
+    object_xy: tuple[float, float] = (0.0, 0.0)
+    num_grasps: int = 16
+    planner_candidates: int = 48
+    planner_iterations: int = 150
+    planner_time_budget_s: float = 90.0
+    planner_config: str = ""
+    fusion_config: str = ""
+    execution_config: str = ""
+    network_checkpoint: str = ""
+    network_grasps: int = 16
+    min_approach_elevation_deg: float = 30.0
+    min_forearm_elevation_deg: float = 30.0
+    torch_threads: int = 1
+    render_every: float = 0.25
+    render_size: tuple[int, int] = (480, 360)
+    gif: bool = True
+    top_grasps: int = 3
+
+    def __post_init__(self) -> None:
+        if self.noise not in NOISE_MODELS:
+            raise ValueError(f"demo.noise: {self.noise!r} is not one of {', '.join(NOISE_MODELS)}")
+        for name in ("num_grasps", "planner_candidates", "planner_iterations", "network_grasps"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"demo.{name}: must be >= 1, got {getattr(self, name)}")
+        if not self.planner_time_budget_s > 0:
+            raise ValueError(f"demo.planner_time_budget_s: must be > 0, got {self.planner_time_budget_s}")
+        if self.torch_threads < 0 or self.top_grasps < 0:
+            raise ValueError("demo.torch_threads and demo.top_grasps must be >= 0")
+        if not self.render_every > 0 or len(self.render_size) != 2 or min(self.render_size) < 16:
+            raise ValueError(f"demo.render_every must be > 0 and render_size (width, height) >= 16 px, got "
+                             f"{self.render_every}, {self.render_size}")
+
+
+FAST = {"num_grasps": 8, "planner_candidates": 16, "planner_iterations": 40, "planner_time_budget_s": 30.0,
+        "render_every": 0.4, "render_size": (320, 240), "gif": False, "top_grasps": 2}
+"""``--fast`` overrides: a coarse plan and fewer, smaller frames (the pipeline test uses these)."""
+
+
+__all__ = ["DemoConfig", "FAST", "NOISE_MODELS"]

@@ -1,0 +1,100 @@
+"""Grasp helpers of the embedded pipeline: frame changes, and the table-aware random initialisation.
+
+The Shadow hand's forearm extends along −z of ``rh_palm`` (wrist joints at 0); the approach side is +y.
+
+Frames: a grasp's palm pose is given in some object frame (design notes §4); the fused object frame of
+``diffgrasp.perception.fuse`` has z = the table normal, so "above the table" is +z there.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+
+__all__ = ["approach_elevation_deg", "forearm_elevation_deg", "map_grasps", "table_plane_in_frame",
+           "upper_hemisphere_init"]
+
+
+def map_grasps(grasps: list, transform: np.ndarray) -> list:
+    """Grasps (palm poses in frame A) → frame B, given ``transform`` (4, 4) A → B; joints unchanged."""
+    import torch
+
+    from diffgrasp.geometry.rotations import matrix_to_quaternion_xyzw, quaternion_xyzw_to_matrix
+
+    R, t = transform[:3, :3], transform[:3, 3]
+
+    def quat(q: Any) -> np.ndarray:
+        m = R @ quaternion_xyzw_to_matrix(torch.as_tensor(np.asarray(q, float))).numpy()
+        return matrix_to_quaternion_xyzw(torch.as_tensor(m)).numpy()
+
+    out = []
+    for g in grasps:  # a handful of grasps, output only
+        extra = {}
+        if g.pregrasp_palm_position is not None:
+            extra["pregrasp_palm_position"] = R @ np.asarray(g.pregrasp_palm_position) + t
+        if g.pregrasp_palm_quaternion_xyzw is not None:
+            extra["pregrasp_palm_quaternion_xyzw"] = quat(g.pregrasp_palm_quaternion_xyzw)
+        out.append(dataclasses.replace(g, palm_position=R @ np.asarray(g.palm_position) + t,
+                                       palm_quaternion_xyzw=quat(g.palm_quaternion_xyzw), **extra))
+    return out
+
+
+def approach_elevation_deg(grasp) -> float:
+    """Elevation (deg) of the palm's +y axis (away from the palmar side; the approach comes from there)."""
+    import torch
+
+    from diffgrasp.geometry.rotations import quaternion_xyzw_to_matrix
+
+    y = quaternion_xyzw_to_matrix(torch.as_tensor(np.asarray(grasp.palm_quaternion_xyzw, float))).numpy()[:, 1]
+    return float(np.degrees(np.arcsin(np.clip(y[2], -1.0, 1.0))))
+
+
+def forearm_elevation_deg(grasp) -> float:
+    """Elevation (deg) of the palm's −z axis: the forearm's direction (fingers point along +z, wrist joints at 0)."""
+    import torch
+
+    from diffgrasp.geometry.rotations import quaternion_xyzw_to_matrix
+
+    z = quaternion_xyzw_to_matrix(torch.as_tensor(np.asarray(grasp.palm_quaternion_xyzw, float))).numpy()[:, 2]
+    return float(np.degrees(np.arcsin(np.clip(-z[2], -1.0, 1.0))))
+
+
+def upper_hemisphere_init(mesh, n: int, planner_cfg, min_elevation_deg: float, seed: int,
+                          min_forearm_elevation_deg: float = -90.0) -> list:
+    """n initial grasps from the planner's own random initialisation (``planning.initialization``; palm facing the
+    convex hull at a standoff, random roll, pre-shape) that come from above the table (z = table normal in
+    ``mesh``'s frame): the approach (the outward hull normal at the approach point = palm +y) at least
+    ``min_elevation_deg`` above the horizontal, and the forearm (palm −z) at least ``min_forearm_elevation_deg``
+    (the Shadow forearm is a thick body behind the palm: lying flat it hits the table). Drawn from a pool of 32 n;
+    tops up with the candidates closest to both limits if too few qualify."""
+    import torch
+
+    from diffgrasp.geometry.rotations import matrix_to_quaternion_xyzw
+    from diffgrasp.grasps import Grasp
+    from diffgrasp.hand import JointCoupling
+    from diffgrasp.hand.names import FINGER_JOINT_NAMES
+    from diffgrasp.planning.initialization import initial_candidates
+
+    coupling = JointCoupling(planner_cfg.coupling_ratio)
+    rng = np.random.default_rng(seed)
+    pos, rot, u = initial_candidates(mesh, 32 * n, coupling, planner_cfg.init_config, rng, torch.float64)
+    approach = np.degrees(np.arcsin(np.clip(rot[:, 2, 1].numpy(), -1.0, 1.0)))
+    forearm = np.degrees(np.arcsin(np.clip(-rot[:, 2, 2].numpy(), -1.0, 1.0)))
+    margin = np.minimum(approach - min_elevation_deg, forearm - min_forearm_elevation_deg)
+    ok = np.flatnonzero(margin >= 0)
+    pick = ok[:n] if len(ok) >= n else np.argsort(-margin, kind="stable")[:n]
+    q22 = coupling.expand(u[pick]).numpy()
+    quats = matrix_to_quaternion_xyzw(rot[pick]).numpy()
+    return [Grasp(palm_position=pos[i].numpy(), palm_quaternion_xyzw=quats[j],
+                  joints=dict(zip(FINGER_JOINT_NAMES, q22[j].tolist(), strict=True)))
+            for j, i in enumerate(pick)]
+
+
+def table_plane_in_frame(plane_world: np.ndarray, frame_to_world: np.ndarray) -> np.ndarray:
+    """Plane (4,) (a, b, c, d), a x + b y + c z + d = 0 in world, unit normal → the same plane in the frame whose
+    pose in world is ``frame_to_world`` (4, 4)."""
+    n = frame_to_world[:3, :3].T @ plane_world[:3]
+    d = float(plane_world[:3] @ frame_to_world[:3, 3] + plane_world[3])
+    return np.array([*n, d])

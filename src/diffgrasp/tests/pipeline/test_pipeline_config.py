@@ -1,0 +1,56 @@
+"""config/demo.yaml mirrors DemoConfig; invalid settings and the bundled objects give clear errors / valid meshes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from diffgrasp.config import load_config, to_dict
+from diffgrasp.pipeline import DEFAULT_OBJECT, default_object_path, resolve_config_path
+from diffgrasp.pipeline_config import FAST, DemoConfig
+
+CONFIG = Path(__file__).resolve().parents[4] / "config"
+
+
+def test_demo_yaml_equals_defaults():
+    assert to_dict(load_config(DemoConfig, CONFIG / "demo.yaml")) == to_dict(DemoConfig())
+
+
+def test_fast_overrides_are_valid_and_coarser():
+    fast = load_config(DemoConfig, None, FAST)
+    default = DemoConfig()
+    assert fast.planner_candidates < default.planner_candidates
+    assert fast.planner_iterations < default.planner_iterations
+    assert fast.planner_time_budget_s < default.planner_time_budget_s
+
+
+@pytest.mark.parametrize(("override", "match"), [
+    ({"noise": "kinect"}, "noise"),
+    ({"num_grasps": 0}, "num_grasps"),
+    ({"planner_time_budget_s": 0.0}, "planner_time_budget_s"),
+    ({"render_size": (8, 8)}, "render_size"),
+    ({"bogus": 1}, "unknown key"),
+])
+def test_invalid_demo_config_is_rejected(override, match):
+    with pytest.raises(ValueError, match=match):
+        load_config(DemoConfig, None, override)
+
+
+def test_bundled_objects_are_watertight_with_attribution():
+    from diffgrasp.geometry import ObjectModel
+
+    path = default_object_path()
+    assert path.is_file() and path.name == DEFAULT_OBJECT[-1]
+    for obj in sorted(path.parent.glob("*.obj")):
+        model = ObjectModel.from_file(obj)  # validates: watertight, consistent winding, positive volume
+        assert 0.01 < max(model.mesh.extents) < 0.15
+    readme = (path.parent / "README.md").read_text()
+    assert "CC BY 4.0" in readme and "modified" in readme and "Calli" in readme
+
+
+def test_resolve_config_path_finds_repo_files_and_names_missing_ones(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # not the repository root: falls back to the repository that holds the package
+    assert resolve_config_path("config/cameras_sim.yaml").is_file()
+    with pytest.raises(FileNotFoundError, match="nope.yaml"):
+        resolve_config_path("config/nope.yaml")
