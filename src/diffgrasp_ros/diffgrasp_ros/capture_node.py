@@ -11,11 +11,11 @@ from __future__ import annotations
 import threading
 import time
 
-import rclpy
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+
+from diffgrasp_ros.spin import spin_node
 
 PARAMETERS = {
     "cameras_config": "",          # config/cameras.yaml; "" = share/diffgrasp_bringup/config/cameras.yaml
@@ -138,20 +138,7 @@ class CaptureNode(Node):
 
 
 def main(args=None) -> None:
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = CaptureNode()
-        executor = MultiThreadedExecutor(num_threads=4)
-        executor.add_node(node)
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        if rclpy.ok():
-            rclpy.shutdown()
+    spin_node(CaptureNode, num_threads=4, args=args)
 
 
 if __name__ == "__main__":

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import threading
 
-import rclpy
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.callback_groups import ReentrantCallbackGroup
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
+
+from diffgrasp_ros.spin import spin_node
 
 PARAMETERS = {
     "moveit_node_name": "diffgrasp_moveit_py",   # MoveItPy's own node (parameters come from the launch file)
@@ -132,20 +132,7 @@ class ExecutionNode(Node):
 
 
 def main(args=None) -> None:
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = ExecutionNode()
-        executor = MultiThreadedExecutor(num_threads=4)
-        executor.add_node(node)
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        if rclpy.ok():
-            rclpy.shutdown()
+    spin_node(ExecutionNode, num_threads=4, args=args)
 
 
 if __name__ == "__main__":

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import threading
 
-import rclpy
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+
+from diffgrasp_ros.spin import spin_node
 
 PARAMETERS = {
     "fusion_config": "",        # core FusionConfig YAML (config/fusion.yaml); "" = dataclass defaults
@@ -96,20 +96,7 @@ class FusionNode(Node):
 
 
 def main(args=None) -> None:
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = FusionNode()
-        executor = MultiThreadedExecutor(num_threads=2)
-        executor.add_node(node)
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        if rclpy.ok():
-            rclpy.shutdown()
+    spin_node(FusionNode, num_threads=2, args=args)
 
 
 if __name__ == "__main__":

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import time
 
-import rclpy
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.callback_groups import ReentrantCallbackGroup
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
+
+from diffgrasp_ros.spin import spin_node
 
 PARAMETERS = {
     "checkpoint": "",        # network checkpoint (.pt); "" = the packaged checkpoint
@@ -83,20 +83,7 @@ class InferenceNode(Node):
 
 
 def main(args=None) -> None:
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = InferenceNode()
-        executor = MultiThreadedExecutor(num_threads=2)
-        executor.add_node(node)
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        if rclpy.ok():
-            rclpy.shutdown()
+    spin_node(InferenceNode, num_threads=2, args=args)
 
 
 if __name__ == "__main__":

@@ -11,11 +11,11 @@ import math
 import threading
 import time
 
-import rclpy
 from rclpy.action import ActionClient, ActionServer, CancelResponse, GoalResponse
 from rclpy.callback_groups import ReentrantCallbackGroup
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
+
+from diffgrasp_ros.spin import spin_node
 
 PARAMETERS = {
     "server_timeout_s": 10.0,      # wait this long for each stage's server
@@ -194,20 +194,7 @@ class OrchestratorNode(Node):
 
 
 def main(args=None) -> None:
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = OrchestratorNode()
-        executor = MultiThreadedExecutor(num_threads=4)
-        executor.add_node(node)
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        if rclpy.ok():
-            rclpy.shutdown()
+    spin_node(OrchestratorNode, num_threads=4, args=args)
 
 
 if __name__ == "__main__":

@@ -15,11 +15,11 @@ import threading
 import time
 from pathlib import Path
 
-import rclpy
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
+
+from diffgrasp_ros.spin import spin_node
 
 PARAMETERS = {
     "planner_config": "",      # core PlannerConfig YAML (config/planner.yaml); "" = dataclass defaults
@@ -141,20 +141,7 @@ class RefinementNode(Node):
 
 
 def main(args=None) -> None:
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = RefinementNode()
-        executor = MultiThreadedExecutor(num_threads=3)
-        executor.add_node(node)
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        if rclpy.ok():
-            rclpy.shutdown()
+    spin_node(RefinementNode, num_threads=3, args=args)
 
 
 if __name__ == "__main__":
