@@ -257,6 +257,9 @@ def _run(object_path: Path, output_dir: Path, seed: int, cfg: DemoConfig, progre
     t = time.perf_counter()
     bar = _progress_bar(progress, planner_cfg.optim.iterations, "refine")
     try:
+        # The table seen by fusion, in the fused object frame: the planner keeps the hand above it.
+        table = table_plane_in_frame(fusion.table_plane, fusion.object_to_world)
+        planner_cfg = dataclasses.replace(planner_cfg, support_plane=tuple(float(x) for x in table))
         plan = plan_grasps(fused_obj, k=cfg.num_grasps, seed=seed, config=planner_cfg, initial_grasps=initial,
                            progress=None if bar is None else lambda info: _advance(bar, info))
     except (ValueError, RuntimeError) as err:

@@ -11,6 +11,7 @@ from diffgrasp.losses.penetration import (
 from diffgrasp.losses.q1 import direction_set, generalized_q1, support_function
 from diffgrasp.losses.q1_exact import contact_wrenches, exact_q1
 from diffgrasp.losses.self_collision import segment_segment_distance, self_collision
+from diffgrasp.losses.support_plane import support_plane_violation
 from diffgrasp.losses.total import TERM_NAMES, GraspLoss, LossBreakdown, LossConfig
 
 __all__ = [
@@ -30,4 +31,5 @@ __all__ = [
     "segment_segment_distance",
     "self_collision",
     "support_function",
+    "support_plane_violation",
 ]

@@ -66,6 +66,7 @@ def plan_grasps(obj: ObjectModel | str | os.PathLike, k: int = 16, seed: int = 0
     obj = _as_object(obj)
     # Plan in a frame defined by the mesh itself (same result for a moved copy), map the grasps back at the end.
     to_canonical = canonical_transform(obj.mesh)
+    plane = _plane_in_frame(config.support_plane, to_canonical)
     obj = ObjectModel(obj.mesh.copy().apply_transform(to_canonical), name=obj.name, source=obj.source)
     device = torch.device(device)
     torch.manual_seed(seed)
@@ -76,7 +77,7 @@ def plan_grasps(obj: ObjectModel | str | os.PathLike, k: int = 16, seed: int = 0
 
     n = max(config.min_candidates, k * config.candidates_per_grasp)
     t0 = time.perf_counter()
-    pos, rot, u = _initial(obj, n, hand, coupling, config, rng, initial_grasps, to_canonical)
+    pos, rot, u = _initial(obj, n, hand, coupling, config, rng, initial_grasps, to_canonical, plane)
     timings["init"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -90,12 +91,12 @@ def plan_grasps(obj: ObjectModel | str | os.PathLike, k: int = 16, seed: int = 0
                                      progress, should_cancel,
                                      deadline, start)
     else:
-        energy = _diffgrasp_energy(hand, obj, coupling, config)
+        energy = _diffgrasp_energy(hand, obj, coupling, config, plane)
         outcome = refine(pos, rot, u, energy, u_limits, config.optim, progress, should_cancel, deadline, start)
     timings["refine"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    grasps, rejected = _postprocess(hand, obj, coupling, outcome.state, k, config, np.linalg.inv(to_canonical))
+    grasps, rejected = _postprocess(hand, obj, coupling, outcome.state, k, config, np.linalg.inv(to_canonical), plane)
     timings["postprocess"] = time.perf_counter() - t0
     timings["total"] = time.perf_counter() - start
     state = outcome.state
@@ -110,7 +111,8 @@ def plan_grasps(obj: ObjectModel | str | os.PathLike, k: int = 16, seed: int = 0
 
 
 def _initial(obj: ObjectModel, n: int, hand: ShadowHand, coupling: JointCoupling, config: PlannerConfig,
-             rng: np.random.Generator, initial_grasps: list[Grasp] | None, to_canonical: np.ndarray):
+             rng: np.random.Generator, initial_grasps: list[Grasp] | None, to_canonical: np.ndarray,
+             plane: np.ndarray | None = None):
     parts = []
     if initial_grasps:
         parts.append(_grasps_to_tensors(initial_grasps, coupling, hand.dtype, hand.device, to_canonical))
@@ -120,13 +122,33 @@ def _initial(obj: ObjectModel, n: int, hand: ShadowHand, coupling: JointCoupling
         parts.append(_grasps_to_tensors(predicted, coupling, hand.dtype, hand.device, np.eye(4)))
     have = sum(p[0].shape[0] for p in parts)
     if have < n and config.method != "network":
-        parts.append(initial_candidates(obj.mesh, n - have, coupling, config.init_config, rng, hand.dtype,
-                                        hand.device))
+        want = n - have
+        # With a support plane, approach only from its free side: draw more, keep palms facing down or sideways.
+        draw = want if plane is None else 4 * want
+        p, r, u = initial_candidates(obj.mesh, draw, coupling, config.init_config, rng, hand.dtype, hand.device)
+        if plane is not None:
+            up = torch.as_tensor(plane[:3], dtype=hand.dtype, device=hand.device)
+            keep = (r[:, :, 1] @ up > -0.2).nonzero()[:, 0]
+            keep = torch.cat([keep, (r[:, :, 1] @ up <= -0.2).nonzero()[:, 0]])[:want]  # pad if too few
+            p, r, u = p[keep], r[keep], u[keep]
+        parts.append((p, r, u))
     return tuple(torch.cat([p[i] for p in parts]) for i in range(3))
 
 
-def _diffgrasp_energy(hand: ShadowHand, obj: ObjectModel, coupling: JointCoupling, config: PlannerConfig):
-    from diffgrasp.losses import GraspLoss, LossConfig
+def _plane_in_frame(plane, transform: np.ndarray) -> np.ndarray | None:
+    """Plane (a, b, c, d) in the file frame → the same plane in the frame ``transform`` (4, 4) maps to."""
+    if plane is None:
+        return None
+    plane = np.asarray(plane, dtype=float)
+    if plane.shape != (4,) or not np.isfinite(plane).all() or abs(np.linalg.norm(plane[:3]) - 1) > 1e-3:
+        raise ValueError(f"support_plane: expected (a, b, c, d) with a unit normal, got {plane.tolist()}")
+    n = transform[:3, :3] @ plane[:3]
+    return np.array([*n, plane[3] - n @ transform[:3, 3]])
+
+
+def _diffgrasp_energy(hand: ShadowHand, obj: ObjectModel, coupling: JointCoupling, config: PlannerConfig,
+                      plane: np.ndarray | None = None):
+    from diffgrasp.losses import GraspLoss, LossConfig, support_plane_violation
 
     loss_cfg = dataclasses.replace(LossConfig(), **config.loss)
     grid = GridObject(obj, config.sdf_voxel_m)
@@ -134,21 +156,30 @@ def _diffgrasp_energy(hand: ShadowHand, obj: ObjectModel, coupling: JointCouplin
     grasp_loss = GraspLoss(SurfaceSubsetHand(hand, config.surface_stride), obj, loss_cfg,
                            surface_sdf=grid.signed_distance)
 
+    skin = SurfaceSubsetHand(hand, config.surface_stride)
+    plane_t = None if plane is None else torch.as_tensor(plane, dtype=hand.dtype, device=hand.device)
+
     def energy(position: torch.Tensor, rotation: torch.Tensor, u: torch.Tensor):
-        out = grasp_loss(position, rotation, coupling.expand(u))
-        return out.total, out.terms
+        q22 = coupling.expand(u)
+        out = grasp_loss(position, rotation, q22)
+        if plane_t is None:
+            return out.total, out.terms
+        support = support_plane_violation(skin.surface_points(position, rotation, q22), plane_t,
+                                          config.support_margin_m)
+        return out.total + config.w_support * support, {**out.terms, "support_plane": support}
 
     return energy
 
 
 def _postprocess(hand: ShadowHand, obj: ObjectModel, coupling: JointCoupling, state, k: int,
-                 config: PlannerConfig, to_file: np.ndarray) -> tuple[list[Grasp], dict[str, int]]:
+                 config: PlannerConfig, to_file: np.ndarray, plane: np.ndarray | None = None
+                 ) -> tuple[list[Grasp], dict[str, int]]:
     """Close, measure, reject, rank and de-duplicate; grasps are returned in the object file's frame (``to_file``)."""
     from diffgrasp.losses import exact_q1
     from diffgrasp.planning.fast_object import self_penetration_depth
 
     post = GraspPostprocessor(hand, obj, config.post, GridObject(obj, config.sdf_voxel_m),
-                              SurfaceSubsetHand(hand, config.post.closing_surface_stride))
+                              SurfaceSubsetHand(hand, config.post.closing_surface_stride), plane)
     q22 = coupling.expand(state.u.detach())
     pos, rot = state.position.detach(), state.rotation.detach()
     if config.method == "network" or not _closing_enabled(config):
@@ -165,9 +196,12 @@ def _postprocess(hand: ShadowHand, obj: ObjectModel, coupling: JointCoupling, st
     ok_pen = pen <= config.post.max_penetration_m
     ok_self = self_pen <= config.post.max_self_penetration_m
     ok_touch = touching >= config.post.min_contact_fingers
+    below = m["below_support"].cpu().numpy()
+    ok_support = below <= config.post.max_penetration_m
     rejected = {"penetration": int((~ok_pen).sum()), "self_collision": int((ok_pen & ~ok_self).sum()),
-                "too_few_contacts": int((ok_pen & ok_self & ~ok_touch).sum())}
-    valid = ok_pen & ok_self & ok_touch
+                "too_few_contacts": int((ok_pen & ok_self & ~ok_touch).sum()),
+                "below_support": int((ok_pen & ok_self & ok_touch & ~ok_support).sum())}
+    valid = ok_pen & ok_self & ok_touch & ok_support
 
     dist = m["contact_distance"].cpu().numpy()
     cpts = m["contact_points"].cpu().numpy()

@@ -76,6 +76,11 @@ class PlannerConfig:
     post: PostprocessConfig = dataclasses.field(default_factory=PostprocessConfig)
     # Overrides of the loss library's LossConfig for planning: a stronger Q1 term and a softer distance decay
     # (α in 1/m) give Q1 a gradient at the initial standoff; measured better in the physics test (planner note).
+    # Plane the object rests on, (a, b, c, d) in the object file frame, unit normal into free space (None: no table).
+    # The hand must stay support_margin_m above it: a loss term during refinement, a stop while closing, a rejection.
+    support_plane: tuple[float, float, float, float] | None = None
+    support_margin_m: float = 0.005
+    w_support: float = 100.0       # per metre of summed clearance violation of the hand's skin samples
     loss: dict[str, float] = dataclasses.field(default_factory=lambda: {
         "w_q1": 5.0, "alpha": 50.0, "w_closeness": 3000.0})
 

@@ -42,12 +42,15 @@ class GraspPostprocessor:
     """Closing, measurement and selection for one hand and object (all batched over candidates)."""
 
     def __init__(self, hand: ShadowHand, obj: ObjectModel, config: PostprocessConfig, fast_object=None,
-                 closing_hand=None) -> None:
+                 closing_hand=None, support_plane: np.ndarray | None = None) -> None:
         """``fast_object`` (GridObject) and ``closing_hand`` (e.g. a SurfaceSubsetHand) speed up the closing sweep;
-        every reported metric uses the exact ``obj`` and the full ``hand``."""
+        every reported metric uses the exact ``obj`` and the full ``hand``. ``support_plane`` (4,) in the object
+        frame (normal into free space): fingers also stop at it, and ``measure`` reports the depth below it."""
         from diffgrasp.planning.fast_object import GridObject
 
         self.hand, self.obj, self.cfg = hand, obj, config
+        self.plane = None if support_plane is None else torch.as_tensor(support_plane, dtype=hand.dtype,
+                                                                           device=hand.device)
         self.fast_object = fast_object or GridObject(obj)
         closing_hand = closing_hand or hand
         kw = {"device": hand.device, "dtype": hand.dtype}
@@ -106,7 +109,10 @@ class GraspPostprocessor:
         q = self._apply(q22[:, None], sweep.transpose(1, 2))  # (B, T, 22)
         pts = self.closing_hand.surface_points(position.repeat_interleave(t, 0), rotation.repeat_interleave(t, 0),
                                        q.reshape(b * t, 22))
-        d = self.fast_object.grid(pts).reshape(b, t, -1)
+        d = self.fast_object.grid(pts)
+        if self.plane is not None:  # the table is an obstacle like the object
+            d = torch.minimum(d, pts @ self.plane[:3] + self.plane[3])
+        d = d.reshape(b, t, -1)
         big = torch.finfo(d.dtype).max
         dmin = torch.where(self.surface_group_mask[None, None], d[:, :, None, :], big).amin(-1)  # (B, T, 6)
         hit = dmin <= self.cfg.contact_distance_m  # (B, T, 6)
@@ -158,11 +164,14 @@ class GraspPostprocessor:
         surf = self.hand.surface_points(closed.position, closed.rotation, closed.q22)
         d, _ = self.obj.signed_distance(surf)
         penetration = (-d).clamp_min(0).amax(1)
+        below = torch.zeros_like(penetration) if self.plane is None else \
+            (-(surf @ self.plane[:3] + self.plane[3])).clamp_min(0).amax(1)
         a, b, r = self.hand.collision_capsules(closed.position, closed.rotation, closed.q22)
         self_pen = self_penetration(a, b, r)
         pts, _ = self.hand.contact_candidates(closed.position, closed.rotation, closed.q22)
         dc, n = self.obj.signed_distance(pts)
-        return {"penetration": penetration, "self_penetration": self_pen, "contact_distance": dc,
+        return {"penetration": penetration, "self_penetration": self_pen, "below_support": below,
+                "contact_distance": dc,
                 "contact_points": pts - dc[..., None] * n, "contact_normals": -n,
                 "touching_groups": closed.touching.sum(1)}
 

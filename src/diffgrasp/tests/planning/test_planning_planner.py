@@ -115,3 +115,25 @@ def test_planner_yaml_equals_defaults():
 def test_config_rejects_unknown_method():
     with pytest.raises(ValueError, match="dexgraspnet"):
         PlannerConfig(method="magic")
+
+
+def test_support_plane_keeps_the_hand_above_the_table(tmp_path):
+    import torch
+
+    from diffgrasp.hand import ShadowHand
+    from diffgrasp.hand.names import FINGER_JOINT_NAMES
+
+    path = tmp_path / "box_on_table.obj"
+    trimesh.creation.box(extents=(0.05, 0.05, 0.07)).apply_translation([0.0, 0.0, 0.035]).export(path)
+    cfg = PlannerConfig(min_candidates=8, candidates_per_grasp=1, optim=OptimConfig(iterations=15),
+                        support_plane=(0.0, 0.0, 1.0, 0.0))
+    result = plan_grasps(path, k=4, seed=0, config=cfg)
+    assert result.grasps
+    hand = ShadowHand(dtype=torch.float64)
+    for g in result.grasps:
+        rot = torch.as_tensor(Rotation.from_quat(g.palm_quaternion_xyzw).as_matrix())[None]
+        q = torch.tensor([[g.joints[n] for n in FINGER_JOINT_NAMES]], dtype=torch.float64)
+        skin = hand.surface_points(torch.as_tensor(g.palm_position)[None], rot, q)
+        assert skin[..., 2].min() > -cfg.post.max_penetration_m
+    with pytest.raises(ValueError, match="unit normal"):
+        plan_grasps(path, k=1, config=PlannerConfig(support_plane=(0.0, 0.0, 2.0, 0.0)))
