@@ -54,9 +54,7 @@ class EvaluateConfig:
             raise ValueError(f"EvaluateConfig.ramp_updates: must be ≥ 1, got {self.ramp_updates}")
 
     def scene_params(self) -> SceneParams:
-        return SceneParams(timestep=self.timestep, impratio=self.impratio, noslip_iterations=self.noslip_iterations,
-                           friction=self.friction, torsional_friction=self.torsional_friction,
-                           object_mass=self.object_mass, kp=self.kp, force_limit=self.force_limit)
+        return SceneParams(**{f.name: getattr(self, f.name) for f in dataclasses.fields(SceneParams)})
 
 
 __all__ = ["EvaluateConfig"]

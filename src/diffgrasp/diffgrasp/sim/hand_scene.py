@@ -53,16 +53,23 @@ DESIGN_CONTACT_EXCLUDES: tuple[tuple[str, str], ...] = (
 
 @dataclasses.dataclass(frozen=True)
 class SceneParams:
-    """Physics numbers of the scene (§7 defaults; EvaluateConfig fills them)."""
+    """Physics numbers of the scene; the defaults (§7) live once, in EvaluateConfig (``scene_params()``)."""
 
-    timestep: float = 0.004
-    impratio: float = 10.0
-    noslip_iterations: int = 2
-    friction: float = 0.6
-    torsional_friction: float = 0.02
-    object_mass: float = 0.1
-    kp: float = 5.0
-    force_limit: float = 3.0
+    timestep: float
+    impratio: float
+    noslip_iterations: int
+    friction: float
+    torsional_friction: float
+    object_mass: float
+    kp: float
+    force_limit: float
+
+
+def default_scene_params() -> SceneParams:
+    """The §7 scene settings of the default EvaluateConfig."""
+    from diffgrasp.sim.evaluate_config import EvaluateConfig
+
+    return EvaluateConfig().scene_params()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -132,13 +139,14 @@ def object_inertia(mesh_vertices: np.ndarray, mesh_faces: np.ndarray, mass: floa
 
 
 def build_scene_spec(pieces: list[tuple[np.ndarray, np.ndarray]], com: np.ndarray, inertia: np.ndarray,
-                     params: SceneParams = SceneParams(),
+                     params: SceneParams | None = None,
                      visual_mesh: tuple[np.ndarray, np.ndarray] | None = None) -> mujoco.MjSpec:
     """MjSpec of hand + object. pieces: convex parts (vertices (V, 3) m, faces (F, 3)) in the object frame.
 
     com (3,) m and inertia (6,) kg·m² give the object's explicit inertial (mass ``params.object_mass``).
     visual_mesh: optional full mesh added as a non-colliding geom (group 2) for rendering.
     """
+    params = params or default_scene_params()
     spec = mujoco.MjSpec.from_string(_hand_xml())
     opt = spec.option
     opt.timestep = params.timestep
@@ -223,7 +231,7 @@ def _has_ancestor(model: mujoco.MjModel, body: int, ancestor: int) -> bool:
 
 
 def build_scene(pieces: list[tuple[np.ndarray, np.ndarray]], com: np.ndarray, inertia: np.ndarray,
-                params: SceneParams = SceneParams(),
+                params: SceneParams | None = None,
                 visual_mesh: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[mujoco.MjModel, SceneIndex]:
     """Compile the scene; returns (model, index)."""
     model = build_scene_spec(pieces, com, inertia, params, visual_mesh).compile()
