@@ -60,6 +60,17 @@ def plan_grasps(obj: ObjectModel | str | os.PathLike, k: int = 16, seed: int = 0
     config = config or PlannerConfig()
     if k < 1:
         raise ValueError(f"k: must be >= 1, got {k}")
+    threads = torch.get_num_threads()
+    if config.torch_threads and torch.device(device).type == "cpu":
+        torch.set_num_threads(config.torch_threads)
+    try:
+        return _plan(obj, k, seed, config, device, progress, should_cancel, initial_grasps)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _plan(obj, k: int, seed: int, config: PlannerConfig, device, progress, should_cancel,
+          initial_grasps) -> PlanResult:
     start = time.perf_counter()
     deadline = start + config.time_budget_s * 0.85 if config.time_budget_s else None
     timings: dict[str, float] = {}
