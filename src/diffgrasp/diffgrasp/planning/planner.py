@@ -1,9 +1,9 @@
 """``plan_grasps``: K ranked, diverse grasps for a watertight mesh (design notes §6, Refinement).
 
-Pipeline: initial candidates (around the convex hull, or the network's predictions, or given grasps) → batched
-refinement on ``GraspLoss`` (or the DexGraspNet-style baseline energy) → closing onto the surface, pregrasp/squeeze →
-rejection (penetration, self-collision, too few touching fingers) → ranking by exact Q1 → de-duplication.
-Everything is in the object file's own frame. Deterministic for a seed on CPU.
+Pipeline: initial candidates (around the convex hull, or the network's predictions and jittered copies of them, or
+given grasps) → batched refinement on ``GraspLoss`` (or the DexGraspNet-style baseline energy) → closing onto the
+surface, pregrasp/squeeze → rejection (penetration, self-collision, too few touching fingers) → ranking by exact Q1
+→ de-duplication. Everything is in the object file's own frame. Deterministic for a seed on CPU.
 """
 
 from __future__ import annotations
@@ -86,9 +86,11 @@ def _plan(obj, k: int, seed: int, config: PlannerConfig, device, progress, shoul
     coupling = JointCoupling(config.coupling_ratio)
     u_limits = coupling.limits(device, torch.float32)
 
-    n = max(config.min_candidates, k * config.candidates_per_grasp)
+    # The network method keeps the network's grasps: all G of them, plus jittered copies if k > G.
+    n = max(config.min_candidates, k * config.candidates_per_grasp) if config.method != "network" else k
     t0 = time.perf_counter()
     pos, rot, u = _initial(obj, n, hand, coupling, config, rng, initial_grasps, to_canonical, plane)
+    n = pos.shape[0]
     timings["init"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -128,9 +130,8 @@ def _initial(obj: ObjectModel, n: int, hand: ShadowHand, coupling: JointCoupling
     if initial_grasps:
         parts.append(_grasps_to_tensors(initial_grasps, coupling, hand.dtype, hand.device, to_canonical))
     elif config.init == "network" or config.method == "network":
-        from diffgrasp.network import predict_grasps
-        predicted = predict_grasps(obj.mesh, num_grasps=n, device=str(hand.device))  # canonical frame in and out
-        parts.append(_grasps_to_tensors(predicted, coupling, hand.dtype, hand.device, np.eye(4)))
+        parts.append(_network_candidates(obj, n, hand, coupling, config, rng,
+                                         all_predictions=config.method == "network"))
     have = sum(p[0].shape[0] for p in parts)
     if have < n and config.method != "network":
         want = n - have
@@ -144,6 +145,45 @@ def _initial(obj: ObjectModel, n: int, hand: ShadowHand, coupling: JointCoupling
             p, r, u = p[keep], r[keep], u[keep]
         parts.append((p, r, u))
     return tuple(torch.cat([p[i] for p in parts]) for i in range(3))
+
+
+def _network_candidates(obj: ObjectModel, n: int, hand: ShadowHand, coupling: JointCoupling,
+                        config: PlannerConfig, rng: np.random.Generator, all_predictions: bool = False
+                        ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """n candidates (max(n, G) with ``all_predictions``) from the network's G grasps (canonical frame in and out).
+
+    The first min(n, G) are the predictions themselves; further ones cycle through the predictions with the jitter
+    of ``config.init_config`` (palm position, palm rotation, reduced joints), drawn from ``rng``.
+    """
+    from diffgrasp.network import CheckpointError, predict_grasps
+
+    try:
+        predicted = predict_grasps(obj.mesh, checkpoint=config.network_checkpoint, device=str(hand.device))
+    except CheckpointError as err:
+        raise CheckpointError(f"planner.network_checkpoint: {err}") from None
+    pos, rot, u = _grasps_to_tensors(predicted, coupling, hand.dtype, hand.device, np.eye(4))
+    g = pos.shape[0]
+    n = max(n, g) if all_predictions else n
+    index = torch.arange(n, device=pos.device) % g
+    pos, rot, u = pos[index].clone(), rot[index].clone(), u[index].clone()
+    copies = n - g
+    if copies > 0:
+        ic = config.init_config
+        dp = rng.normal(0.0, ic.network_jitter_position_m, size=(copies, 3))
+        axis = rng.normal(size=(copies, 3))
+        axis /= np.linalg.norm(axis, axis=1, keepdims=True)
+        angle = rng.normal(0.0, ic.network_jitter_rotation_rad, size=(copies, 1, 1))
+        cross = np.zeros((copies, 3, 3))  # Rodrigues: R = I + sin θ [a]× + (1 − cos θ) [a]×²
+        cross[:, 0, 1], cross[:, 0, 2], cross[:, 1, 2] = -axis[:, 2], axis[:, 1], -axis[:, 0]
+        cross -= cross.transpose(0, 2, 1)
+        turn = np.eye(3) + np.sin(angle) * cross + (1 - np.cos(angle)) * cross @ cross
+        du = rng.normal(0.0, ic.network_jitter_joints_rad, size=(copies, u.shape[1]))
+        as_t = lambda a: torch.as_tensor(a, dtype=pos.dtype, device=pos.device)  # noqa: E731
+        lo, hi = coupling.limits(pos.device, pos.dtype)
+        pos[g:] += as_t(dp)
+        rot[g:] = as_t(turn) @ rot[g:]
+        u[g:] = torch.maximum(torch.minimum(u[g:] + as_t(du), hi), lo)
+    return pos, rot, u
 
 
 def _plane_in_frame(plane, transform: np.ndarray) -> np.ndarray | None:

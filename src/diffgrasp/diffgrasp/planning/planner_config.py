@@ -14,6 +14,11 @@ class InitConfig:
 
     standoff_m: gap between the hull and the palm's skin at start (m). joint_noise_rad: uniform noise on the
     pre-shape. preshape: name → rad for the reduced joints (others 0); the thumb is opposed and half closed.
+
+    Network initialisation (``init: network``) uses the network's G predictions for all candidates: the predictions
+    once, then copies perturbed by network_jitter_position_m (std of Gaussian palm-position noise per axis, m),
+    network_jitter_rotation_rad (std of the angle of a random rotation about a uniformly random axis, applied to the
+    palm orientation) and network_jitter_joints_rad (std of Gaussian noise on the reduced joints, clipped to limits).
     """
 
     standoff_m: float = 0.025
@@ -24,6 +29,14 @@ class InitConfig:
         "rh_LFJ3": 0.35, "rh_LFJ2": 0.3, "rh_LFJ5": 0.1, "rh_THJ5": 0.4, "rh_THJ4": 1.0, "rh_THJ2": 0.0,
         "rh_THJ1": 0.3,
     })
+    network_jitter_position_m: float = 0.005
+    network_jitter_rotation_rad: float = 0.1
+    network_jitter_joints_rad: float = 0.1
+
+    def __post_init__(self) -> None:
+        for name in ("network_jitter_position_m", "network_jitter_rotation_rad", "network_jitter_joints_rad"):
+            if not float(getattr(self, name)) >= 0:
+                raise ValueError(f"planner.init_config.{name}: must be >= 0, got {getattr(self, name)}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,6 +78,9 @@ class PlannerConfig:
 
     method: str = "diffgrasp"
     init: str = "random"
+    # Network checkpoint for init "network" / method "network" (None: the packaged one, see
+    # diffgrasp.network.default_checkpoint_path()).
+    network_checkpoint: str | None = None
     candidates_per_grasp: int = 4
     min_candidates: int = 64
     time_budget_s: float | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -137,3 +138,59 @@ def test_support_plane_keeps_the_hand_above_the_table(tmp_path):
         assert skin[..., 2].min() > -cfg.post.max_penetration_m
     with pytest.raises(ValueError, match="unit normal"):
         plan_grasps(path, k=1, config=PlannerConfig(support_plane=(0.0, 0.0, 2.0, 0.0)))
+
+
+def test_network_init_uses_only_the_network(box_path, tmp_path, monkeypatch):
+    import torch
+
+    import diffgrasp.network as network
+    import diffgrasp.planning.planner as planner_module
+    from diffgrasp.geometry.rotations import quaternion_xyzw_to_matrix
+    from diffgrasp.planning.planner_config import InitConfig
+
+    torch.manual_seed(0)
+    g = 3
+    ckpt = network.save_checkpoint(tmp_path / "net.pt", network.GraspNet(network.NetworkConfig(num_grasps=g)))
+    seen: dict = {}
+    predict, initial = network.predict_grasps, planner_module._initial
+
+    def spy_predict(mesh, **kwargs):
+        seen["mesh"], seen["grasps"] = mesh, predict(mesh, **kwargs)
+        return seen["grasps"]
+
+    def spy_initial(*args, **kwargs):
+        seen["initial"] = initial(*args, **kwargs)
+        return seen["initial"]
+
+    monkeypatch.setattr(network, "predict_grasps", spy_predict)
+    monkeypatch.setattr(planner_module, "_initial", spy_initial)
+    jitter = InitConfig(network_jitter_position_m=0.002, network_jitter_rotation_rad=0.05,
+                        network_jitter_joints_rad=0.05)
+    cfg = PlannerConfig(init="network", network_checkpoint=str(ckpt), min_candidates=8, candidates_per_grasp=1,
+                        init_config=jitter, optim=OptimConfig(iterations=2))
+    result = plan_grasps(box_path, k=2, seed=1, config=cfg)
+    assert result.num_candidates == 8 and result.iterations == 2
+    assert np.allclose(seen["mesh"].center_mass, 0, atol=1e-6)  # the network sees the canonical-frame mesh
+    pos, rot, u = (t.double().numpy() for t in seen["initial"])
+    assert pos.shape == (8, 3)
+    pred_pos = np.array([gr.palm_position for gr in seen["grasps"]])
+    pred_rot = quaternion_xyzw_to_matrix(torch.tensor(np.array([gr.palm_quaternion_xyzw
+                                                                for gr in seen["grasps"]]))).numpy()
+    np.testing.assert_allclose(pos[:g], pred_pos, atol=1e-5)  # the predictions themselves, then jittered copies
+    for i in range(g, 8):
+        src = i % g
+        assert np.linalg.norm(pos[i] - pred_pos[src]) < 5 * jitter.network_jitter_position_m
+        cos = (np.trace(rot[i].T @ pred_rot[src]) - 1) / 2
+        assert 1e-6 < np.arccos(np.clip(cos, -1, 1)) < 5 * jitter.network_jitter_rotation_rad
+        assert np.abs(u[i] - u[src]).max() < 5 * jitter.network_jitter_joints_rad
+    again = plan_grasps(box_path, k=2, seed=1, config=cfg)  # jitter drawn from the planner's seeded rng
+    assert [gr.to_dict() for gr in again.grasps] == [gr.to_dict() for gr in result.grasps]
+    assert np.array_equal(seen["initial"][0].double().numpy(), pos)
+
+    alone = plan_grasps(box_path, k=2, seed=1, config=PlannerConfig(method="network", network_checkpoint=str(ckpt)))
+    assert alone.num_candidates == g and alone.iterations == 0  # all G network grasps, unrefined
+
+    missing = tmp_path / "missing.pt"
+    with pytest.raises(network.CheckpointError, match="checkpoint file not found") as err:
+        plan_grasps(box_path, k=2, config=dataclasses.replace(cfg, network_checkpoint=str(missing)))
+    assert "\n" not in str(err.value) and str(missing) in str(err.value)
