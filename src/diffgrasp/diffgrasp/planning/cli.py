@@ -20,6 +20,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument("--method", choices=("diffgrasp", "dexgraspnet", "network"), default=None)
     parser.add_argument("--init", choices=("random", "network"), default=None)
+    parser.add_argument("--network-checkpoint", type=Path, default=None,
+                        help="network checkpoint for --method/--init network (default: the packaged one)")
     parser.add_argument("--render", type=Path, default=None, help="also render the grasps to this PNG")
     parser.add_argument("--time-budget", type=float, default=None, help="seconds; returns the best grasps so far")
     parser.add_argument("--scale", type=float, default=1.0, help="multiply the mesh coordinates (e.g. 0.001 for mm)")
@@ -33,7 +35,9 @@ def run(args: argparse.Namespace) -> int:
     from diffgrasp.planning.planner_config import PlannerConfig
 
     config = load_config(PlannerConfig, args.config, {"method": args.method, "init": args.init,
-                                                      "time_budget_s": args.time_budget})
+                                                      "time_budget_s": args.time_budget,
+                                                      "network_checkpoint": args.network_checkpoint and
+                                                      str(args.network_checkpoint)})
     obj = ObjectModel.from_file(args.object, scale=args.scale)
     bar = tqdm(total=config.optim.iterations, desc=f"plan {obj.name}", unit="it", file=sys.stderr)
 
