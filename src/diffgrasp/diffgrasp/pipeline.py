@@ -251,7 +251,6 @@ def _run(object_path: Path, output_dir: Path, seed: int, cfg: DemoConfig, progre
     initial = _network_stage(fused_obj_mesh, cfg, planner_cfg, seed, stages, details, t)
 
     # ---- refinement on the fused mesh (fused object frame)
-    from diffgrasp.grasps import GraspSet, save_grasps
     from diffgrasp.planning import plan_grasps
 
     t = time.perf_counter()
@@ -269,10 +268,8 @@ def _run(object_path: Path, output_dir: Path, seed: int, cfg: DemoConfig, progre
         if bar is not None:
             bar.close()
     grasps = plan.grasps
-    save_grasps(output_dir / "grasps.json", GraspSet(fused_obj.name, "fused_mesh.obj", grasps))
     to_true = np.linalg.inv(true_pose) @ fusion.object_to_world
-    save_grasps(output_dir / "grasps_true_frame.json",
-                GraspSet(object_path.stem, str(object_path), map_grasps(grasps, to_true)))
+    _save_grasp_files(output_dir, fused_obj.name, object_path, grasps, to_true)
     files += ["grasps.json", "grasps_true_frame.json"]
     q1 = [g.metrics.get("q1_exact", float("nan")) for g in grasps]
     details["planning"] = {"status": plan.status, "iterations": plan.iterations, "num_candidates": plan.num_candidates,
@@ -281,6 +278,46 @@ def _run(object_path: Path, output_dir: Path, seed: int, cfg: DemoConfig, progre
     stages.add("refine", t, f"{len(grasps)} grasps from {plan.num_candidates} candidates, {plan.iterations} it "
                             f"({plan.status}), best Q1 {q1[0] if q1 else float('nan'):.3f}",
                status="ok" if grasps else "failed")
+
+    # ---- verification: rehearse the ranked grasps on the perceived object (fused mesh at the perceived pose); when
+    # none lifts there, re-plan with another seed (at most verify_replans times) and rehearse again
+    ranks = list(range(len(grasps)))
+    if cfg.verify_grasps > 0 and grasps:
+        from diffgrasp.pipeline_verify import rehearse_grasps, verified_order
+
+        t = time.perf_counter()
+        rounds = []
+        for attempt in range(cfg.verify_replans + 1):
+            if attempt > 0:
+                round_seed = seed + 1000 * attempt
+                if not details["network"].get("used"):
+                    initial = upper_hemisphere_init(fused_obj_mesh, cfg.planner_candidates, planner_cfg,
+                                                    cfg.min_approach_elevation_deg, round_seed,
+                                                    cfg.min_forearm_elevation_deg)
+                try:
+                    replan = plan_grasps(fused_obj, k=cfg.num_grasps, seed=round_seed, config=planner_cfg,
+                                         initial_grasps=initial)
+                except (ValueError, RuntimeError) as err:
+                    rounds.append({"seed": round_seed, "error": str(err)})
+                    break
+                if not replan.grasps:
+                    rounds.append({"seed": round_seed, "error": "no grasps"})
+                    continue
+                grasps = replan.grasps
+                details["planning"].update(num_grasps=len(grasps), replanned_seed=round_seed,
+                                           best_q1_exact=grasps[0].metrics.get("q1_exact"))
+                _save_grasp_files(output_dir, fused_obj.name, object_path, grasps, to_true)
+            rehearsal = rehearse_grasps(fused_obj_mesh, fusion.object_to_world, grasps, exec_cfg, cfg.verify_grasps,
+                                        cfg.verify_passes, seed=seed)
+            rounds.append({"seed": seed + 1000 * attempt, **rehearsal.to_dict()})
+            if rehearsal.passed:
+                break
+        ranks = verified_order(len(grasps), rehearsal)
+        grasps = [grasps[i] for i in ranks]
+        details["verification"] = {**rehearsal.to_dict(), "order": ranks, "rounds": rounds}
+        stages.add("verify", t, f"rehearsal on the fused mesh: {len(rehearsal.passed)} of {len(rehearsal.tested)} "
+                                f"tested lifted (ranks {rehearsal.passed}), {len(rounds)} planning round(s)",
+                   status="ok" if rehearsal.passed else "failed")
 
     # ---- execution in MuJoCo: true object at the true pose, grasps with the perceived pose
     t = time.perf_counter()
@@ -292,6 +329,7 @@ def _run(object_path: Path, output_dir: Path, seed: int, cfg: DemoConfig, progre
         files.append("trajectory.json")
     else:
         exec_dict.pop("trajectories")
+    exec_dict["planner_rank"] = None if result.grasp_index is None else ranks[result.grasp_index]
     details["execution"] = exec_dict
     note = f"grasp {result.grasp_index}, phase {result.phase_reached}: {result.message}"
     stages.add("execute", t, note, status="ok" if result.success else "failed")
@@ -308,6 +346,16 @@ def _run(object_path: Path, output_dir: Path, seed: int, cfg: DemoConfig, progre
     files += [p.name for p in save_execution_frames(output_dir, result.frames, phases, cfg.gif, cfg.render_every)]
     stages.add("outputs", t, f"{len(files)} files in {output_dir}")
     return finish(result.success, result.reason, result.message)
+
+
+def _save_grasp_files(output_dir: Path, fused_name: str, object_path: Path, grasps: list,
+                      to_true: np.ndarray) -> None:
+    """``grasps.json`` (fused object frame) and ``grasps_true_frame.json`` (the true mesh's frame)."""
+    from diffgrasp.grasps import GraspSet, save_grasps
+
+    save_grasps(output_dir / "grasps.json", GraspSet(fused_name, "fused_mesh.obj", grasps))
+    save_grasps(output_dir / "grasps_true_frame.json",
+                GraspSet(object_path.stem, str(object_path), map_grasps(grasps, to_true)))
 
 
 def _network_stage(mesh, cfg: DemoConfig, planner_cfg, seed: int, stages: _Stages, details: dict[str, Any],

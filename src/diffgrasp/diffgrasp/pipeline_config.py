@@ -28,6 +28,11 @@ class DemoConfig:
     min_approach_elevation_deg / min_forearm_elevation_deg: initial candidates (network or random) come from above
     the table: the approach (palm +y, the side the hand comes from) and the forearm (palm −z; the thick Shadow
     forearm lying flat hits the table) point at least this far above the table plane.
+    verify_grasps: the verification stage rehearses up to this many ranked grasps (rank order) on the perceived
+    object (the execution scene with the fused mesh's convex hull at the perceived pose) and executes the ones that
+    lifted there first; 0 = off. verify_passes: the rehearsal stops after this many grasps lifted. verify_replans:
+    when no rehearsed grasp lifted, plan again with another seed (seed + 1000 k) and rehearse, at most this often
+    (each round costs a refinement, ~25-35 s on the development CPU).
     torch_threads: CPU threads for torch during the run (restored afterwards); 1 avoids OpenMP threads spinning
     against each other on a busy CPU (measured 8× faster refinement on the 2 shared cores); 0 = leave as is.
     render_every / render_size: execution frames (simulated s between frames; width, height px) for the PNG strip
@@ -48,6 +53,9 @@ class DemoConfig:
     network_grasps: int = 16
     min_approach_elevation_deg: float = 30.0
     min_forearm_elevation_deg: float = 30.0
+    verify_grasps: int = 16
+    verify_passes: int = 1
+    verify_replans: int = 0
     torch_threads: int = 1
     render_every: float = 0.25
     render_size: tuple[int, int] = (480, 360)
@@ -62,8 +70,11 @@ class DemoConfig:
                 raise ValueError(f"demo.{name}: must be >= 1, got {getattr(self, name)}")
         if not self.planner_time_budget_s > 0:
             raise ValueError(f"demo.planner_time_budget_s: must be > 0, got {self.planner_time_budget_s}")
-        if self.torch_threads < 0 or self.top_grasps < 0:
-            raise ValueError("demo.torch_threads and demo.top_grasps must be >= 0")
+        if self.torch_threads < 0 or self.top_grasps < 0 or self.verify_grasps < 0 or self.verify_replans < 0:
+            raise ValueError("demo.torch_threads, demo.top_grasps, demo.verify_grasps and demo.verify_replans must "
+                             "be >= 0")
+        if self.verify_passes < 1:
+            raise ValueError(f"demo.verify_passes: must be >= 1, got {self.verify_passes}")
         if not self.render_every > 0 or len(self.render_size) != 2 or min(self.render_size) < 16:
             raise ValueError(f"demo.render_every must be > 0 and render_size (width, height) >= 16 px, got "
                              f"{self.render_every}, {self.render_size}")

@@ -22,7 +22,7 @@ from diffgrasp.perception import read_capture
 from diffgrasp.pipeline import NO_CHECKPOINT_NOTE
 from diffgrasp.pipeline_grasps import map_grasps as _map_grasps
 
-STAGES = ["load", "capture", "fusion", "network", "refine", "execute", "outputs"]
+STAGES = ["load", "capture", "fusion", "network", "refine", "verify", "execute", "outputs"]
 
 
 @pytest.fixture(scope="module")
@@ -101,6 +101,16 @@ def test_execution_outcome_is_explained(demo_run):
     else:
         assert ex["phase_reached"] in ("pregrasp", "approach", "close", "lift", "hold")
         assert (out / "trajectory.json").is_file() and (out / "execution.png").is_file()
+
+
+def test_verification_orders_the_executed_grasps(demo_run):
+    _, _, report, _ = demo_run
+    ver, ex = report["verification"], report["execution"]
+    n = report["planning"]["num_grasps"]
+    assert sorted(ver["order"]) == list(range(n))
+    assert ver["order"][: len(ver["passed"])] == ver["passed"]
+    assert 1 <= len(ver["tested"]) <= report["config"]["demo"]["verify_grasps"]
+    assert ex["planner_rank"] == (None if ex["grasp_index"] is None else ver["order"][ex["grasp_index"]])
 
 
 @pytest.mark.parametrize("name", ["cameras.png", "fusion.png", "scene.png", "grasp_00.png"])
