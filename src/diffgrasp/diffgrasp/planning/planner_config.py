@@ -89,6 +89,8 @@ class PlannerConfig:
     torch_threads: int = 1
     coupling_ratio: float = 1.0
     sdf_voxel_m: float = 0.002     # spacing of the signed-distance grid used during refinement
+    # Contact candidates (Q1, closeness) read the grid too during refinement (exact otherwise); metrics stay exact.
+    grid_contacts: bool = True
     surface_stride: int = 4        # refinement uses every n-th hand surface sample per link (metrics use all)
     init_config: InitConfig = dataclasses.field(default_factory=InitConfig)
     optim: OptimConfig = dataclasses.field(default_factory=OptimConfig)

@@ -95,7 +95,21 @@ class GraspPostprocessor:
         s = torch.where((first == 0) | never, torch.zeros_like(s), s)  # touching even opened / never: as refined
         s = self._back_off_self_contact(position, rotation, q22, s)
         closed = self._apply(q22, s)
-        return ClosedGrasps(position, rotation, closed, ~never & (first > 0))
+        touching = ~never & (first > 0)
+        if self.plane is not None:  # a finger stopped by the table touches the table, not the object
+            to_object, to_plane = self._group_distances(position, rotation, closed)
+            touching &= to_object <= to_plane
+        return ClosedGrasps(position, rotation, closed, touching)
+
+    def _group_distances(self, position: torch.Tensor, rotation: torch.Tensor, q22: torch.Tensor
+                         ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, 6) each group's smallest skin distance (m) to the object and to the support plane, at q22 (B, 22)."""
+        pts = self.closing_hand.surface_points(position, rotation, q22)  # (B, P, 3)
+        big = torch.finfo(pts.dtype).max
+
+        def per_group(d: torch.Tensor) -> torch.Tensor:
+            return torch.where(self.surface_group_mask[None], d[:, None, :], big).amin(-1)
+        return per_group(self.fast_object.grid(pts)), per_group(pts @ self.plane[:3] + self.plane[3])
 
     def _apply(self, q22: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
         """q22 (..., 22) + per-group closing s (..., 6) on the flexion joints, clamped to the limits."""
