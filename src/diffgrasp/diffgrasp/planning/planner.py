@@ -30,6 +30,7 @@ from diffgrasp.planning.postprocess import GraspPostprocessor, select_diverse
 from diffgrasp.planning.refiner import refine
 
 CONTACT_METRIC_DISTANCE_M = 0.002  # candidates within this of the surface count as contacts (as the physics test)
+RANKING_DISTANCES_M = (CONTACT_METRIC_DISTANCE_M, 0.003, 0.005)  # contact distances of the ranking's Q1 keys
 
 
 def _as_object(obj: ObjectModel | str | os.PathLike) -> ObjectModel:
@@ -261,15 +262,20 @@ def _postprocess(hand: ShadowHand, obj: ObjectModel, grid: GridObject, coupling:
     cpts = m["contact_points"].cpu().numpy()
     cnormals = m["contact_normals"].cpu().numpy()
     com, rho = obj.center_of_mass, obj.characteristic_length
-    q1 = np.zeros(len(pen))
+    # Exact Q1 of the contact candidates within each ranking distance (the first = the reported metric, the physics
+    # test's contact distance). Measured on 144 planned grasps: Q1 > 0 within 2 mm passed the physics test 85 % of the
+    # time, within 3 mm 58 %, within 5 mm 42 %, the rest 11-19 %: the wider ones only break ties.
+    q1 = np.zeros((len(RANKING_DISTANCES_M), len(pen)))
     contact_count = (np.abs(dist) <= CONTACT_METRIC_DISTANCE_M).sum(1)
     for i in np.flatnonzero(valid):  # qhull per grasp: a few ms each, post-processing only
-        near = np.abs(dist[i]) <= CONTACT_METRIC_DISTANCE_M
-        if near.sum() >= 2:
-            q1[i] = exact_q1(cpts[i, near], cnormals[i, near], torque_scale=rho, center=com)
-    # Only valid grasps are returned, ranked by exact Q1, then by loss.
+        for level, distance in enumerate(RANKING_DISTANCES_M):
+            near = np.abs(dist[i]) <= distance
+            if near.sum() >= 2:
+                q1[level, i] = exact_q1(cpts[i, near], cnormals[i, near], torque_scale=rho, center=com)
+    # Only valid grasps are returned, ranked by exact Q1 (2 mm, then 3 mm, then 5 mm contacts), then by loss.
     loss = state.loss.detach().cpu().numpy()
-    order_valid = np.flatnonzero(valid)[np.lexsort((loss[valid], -q1[valid]))]
+    order_valid = np.flatnonzero(valid)[np.lexsort((loss[valid], *(-q[valid] for q in q1[::-1])))]
+    q1 = q1[0]
     rot_np, pos_np, q_np = closed.rotation.cpu().numpy(), closed.position.cpu().numpy(), closed.q22.cpu().numpy()
     picked = select_diverse(order_valid, pos_np, rot_np, q_np, k, config.post)
 
