@@ -237,7 +237,7 @@ def _postprocess(hand: ShadowHand, obj: ObjectModel, grid: GridObject, coupling:
                               SurfaceSubsetHand(hand, config.post.closing_surface_stride), plane)
     q22 = coupling.expand(state.u.detach())
     pos, rot = state.position.detach(), state.rotation.detach()
-    if config.method == "network" or not _closing_enabled(config):
+    if not _closing_enabled(config):
         from diffgrasp.planning.postprocess import ClosedGrasps
         closed = ClosedGrasps(pos, rot, q22, torch.zeros(pos.shape[0], 6, dtype=torch.bool, device=pos.device))
     else:
@@ -267,7 +267,10 @@ def _postprocess(hand: ShadowHand, obj: ObjectModel, grid: GridObject, coupling:
     # time, within 3 mm 58 %, within 5 mm 42 %, the rest 11-19 %: the wider ones only break ties.
     q1 = np.zeros((len(RANKING_DISTANCES_M), len(pen)))
     contact_count = (np.abs(dist) <= CONTACT_METRIC_DISTANCE_M).sum(1)
-    for i in np.flatnonzero(valid):  # qhull per grasp: a few ms each, post-processing only
+    # The network method returns k grasps even when fewer pass the checks: the failing ones after the valid ones,
+    # least penetrating first, with their metrics (the user asked for the network's own grasps).
+    keep_invalid = config.method == "network"
+    for i in np.flatnonzero(valid | keep_invalid):  # qhull per grasp: a few ms each, post-processing only
         for level, distance in enumerate(RANKING_DISTANCES_M):
             near = np.abs(dist[i]) <= distance
             if near.sum() >= 2:
@@ -275,6 +278,9 @@ def _postprocess(hand: ShadowHand, obj: ObjectModel, grid: GridObject, coupling:
     # Only valid grasps are returned, ranked by exact Q1 (2 mm, then 3 mm, then 5 mm contacts), then by loss.
     loss = state.loss.detach().cpu().numpy()
     order_valid = np.flatnonzero(valid)[np.lexsort((loss[valid], *(-q[valid] for q in q1[::-1])))]
+    if keep_invalid:
+        invalid = np.flatnonzero(~valid)
+        order_valid = np.concatenate([order_valid, invalid[np.argsort(pen[invalid], kind="stable")]])
     q1 = q1[0]
     rot_np, pos_np, q_np = closed.rotation.cpu().numpy(), closed.position.cpu().numpy(), closed.q22.cpu().numpy()
     picked = select_diverse(order_valid, pos_np, rot_np, q_np, k, config.post)
@@ -296,7 +302,7 @@ def _postprocess(hand: ShadowHand, obj: ObjectModel, grid: GridObject, coupling:
             pregrasp_palm_quaternion_xyzw=quats[i].astype(float),
             metrics={"q1_exact": float(q1[i]), "penetration_m": float(pen[i]),
                      "self_penetration_m": float(self_pen[i]), "contact_count": int(contact_count[i]),
-                     "touching_fingers": int(touching[i]), "loss": float(loss[i])},
+                     "touching_fingers": int(touching[i]), "loss": float(loss[i]), "valid": bool(valid[i])},
         ))
     return grasps, rejected
 
