@@ -44,7 +44,9 @@ class PlannerGrasps:
         from diffgrasp.config import load_config
         from diffgrasp.planning import PlannerConfig, plan_grasps
 
-        cfg = load_config(PlannerConfig, self.planner_config or None)
+        # Reference grasps start from random palm poses unless a config says otherwise: the network must not feed
+        # its own proposals back into its training data.
+        cfg = load_config(PlannerConfig, self.planner_config) if self.planner_config else PlannerConfig(init="random")
         if self.time_budget_s is not None:
             cfg = dataclasses.replace(cfg, time_budget_s=self.time_budget_s)
         return list(plan_grasps(mesh_path, k=k, seed=seed, config=cfg, device=self.device).grasps)

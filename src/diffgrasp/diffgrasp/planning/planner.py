@@ -133,9 +133,13 @@ def _initial(obj: ObjectModel, n: int, hand: ShadowHand, coupling: JointCoupling
     parts = []
     if initial_grasps:
         parts.append(_grasps_to_tensors(initial_grasps, coupling, hand.dtype, hand.device, to_canonical))
-    elif config.init == "network" or config.method == "network":
-        parts.append(_network_candidates(obj, n, hand, coupling, config, rng,
-                                         all_predictions=config.method == "network"))
+    elif (config.init == "network" and config.method == "diffgrasp") or config.method == "network":
+        # (the DexGraspNet-style baseline keeps its own random initialisation)
+        p, r, u = _network_candidates(obj, n, hand, coupling, config, rng, all_predictions=config.method == "network")
+        if plane is not None and config.method != "network":  # as for random starts: none from below the table
+            keep = (r[:, :, 1] @ torch.as_tensor(plane[:3], dtype=r.dtype, device=r.device) > -0.2).nonzero()[:, 0]
+            p, r, u = p[keep], r[keep], u[keep]
+        parts.append((p, r, u))
     have = sum(p[0].shape[0] for p in parts)
     if have < n and config.method != "network":
         want = n - have

@@ -77,7 +77,9 @@ class PlannerConfig:
     """All planner settings. ``candidates_per_grasp`` × k candidates are refined together."""
 
     method: str = "diffgrasp"
-    init: str = "random"
+    # Network proposals (the packaged checkpoint) beat random starts at equal time: 30 % vs 17 % of grasps pass at a
+    # 5 s budget, 43 % vs 40 % at 15 s, and reach random init's final loss in 65 vs 80 iterations (issue-8 note).
+    init: str = "network"
     # Network checkpoint for init "network" / method "network" (None: the packaged one, see
     # diffgrasp.network.default_checkpoint_path()).
     network_checkpoint: str | None = None

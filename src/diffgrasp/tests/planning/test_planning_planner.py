@@ -17,7 +17,9 @@ from diffgrasp.planning.canonical_frame import canonical_transform
 from diffgrasp.planning.postprocess import select_diverse
 
 REPO = __import__("pathlib").Path(__file__).resolve().parents[4]
-SMALL = PlannerConfig(min_candidates=8, candidates_per_grasp=1, optim=OptimConfig(iterations=15))
+# Random starts: the planner's own geometry is exactly frame-invariant; network starts are so only up to the view
+# rasterisation (an edge pixel can flip when a moved copy's OBJ rounds its vertices), tested in tests/network.
+SMALL = PlannerConfig(init="random", min_candidates=8, candidates_per_grasp=1, optim=OptimConfig(iterations=15))
 
 
 @pytest.fixture(scope="module")
