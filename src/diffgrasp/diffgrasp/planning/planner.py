@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
+from scipy.spatial.transform import Rotation
 
 from diffgrasp.geometry import ObjectModel
 from diffgrasp.geometry.rotations import matrix_to_quaternion_xyzw, quaternion_xyzw_to_matrix
@@ -180,11 +181,8 @@ def _network_candidates(obj: ObjectModel, n: int, hand: ShadowHand, coupling: Jo
         dp = rng.normal(0.0, ic.network_jitter_position_m, size=(copies, 3))
         axis = rng.normal(size=(copies, 3))
         axis /= np.linalg.norm(axis, axis=1, keepdims=True)
-        angle = rng.normal(0.0, ic.network_jitter_rotation_rad, size=(copies, 1, 1))
-        cross = np.zeros((copies, 3, 3))  # Rodrigues: R = I + sin θ [a]× + (1 − cos θ) [a]×²
-        cross[:, 0, 1], cross[:, 0, 2], cross[:, 1, 2] = -axis[:, 2], axis[:, 1], -axis[:, 0]
-        cross -= cross.transpose(0, 2, 1)
-        turn = np.eye(3) + np.sin(angle) * cross + (1 - np.cos(angle)) * cross @ cross
+        angle = rng.normal(0.0, ic.network_jitter_rotation_rad, size=(copies, 1))
+        turn = Rotation.from_rotvec(axis * angle).as_matrix()
         du = rng.normal(0.0, ic.network_jitter_joints_rad, size=(copies, u.shape[1]))
         as_t = lambda a: torch.as_tensor(a, dtype=pos.dtype, device=pos.device)  # noqa: E731
         lo, hi = coupling.limits(pos.device, pos.dtype)
