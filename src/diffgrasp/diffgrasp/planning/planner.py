@@ -279,10 +279,7 @@ def _postprocess(hand: ShadowHand, obj: ObjectModel, grid: GridObject, coupling:
                 q1[level, i] = exact_q1(cpts[i, near], cnormals[i, near], torque_scale=rho, center=com)
     # Only valid grasps are returned, ranked by exact Q1 (2 mm, then 3 mm, then 5 mm contacts), then by loss.
     loss = state.loss.detach().cpu().numpy()
-    order_valid = np.flatnonzero(valid)[np.lexsort((loss[valid], *(-q[valid] for q in q1[::-1])))]
-    if keep_invalid:
-        invalid = np.flatnonzero(~valid)
-        order_valid = np.concatenate([order_valid, invalid[np.argsort(pen[invalid], kind="stable")]])
+    order_valid = ranking_order(q1, loss, valid, pen if keep_invalid else None)
     q1 = q1[0]
     rot_np, pos_np, q_np = closed.rotation.cpu().numpy(), closed.position.cpu().numpy(), closed.q22.cpu().numpy()
     picked = select_diverse(order_valid, pos_np, rot_np, q_np, k, config.post)
@@ -307,6 +304,19 @@ def _postprocess(hand: ShadowHand, obj: ObjectModel, grid: GridObject, coupling:
                      "touching_fingers": int(touching[i]), "loss": float(loss[i]), "valid": bool(valid[i])},
         ))
     return grasps, rejected
+
+
+def ranking_order(q1_levels: np.ndarray, loss: np.ndarray, valid: np.ndarray,
+                  invalid_penetration: np.ndarray | None = None) -> np.ndarray:
+    """Candidate indices best first: valid ones by exact Q1 at each contact distance in turn (q1_levels (L, B),
+    first level decides first), then by loss (B,); with ``invalid_penetration`` (B,) the invalid ones follow, least
+    penetrating first."""
+    valid_idx = np.flatnonzero(valid)
+    order = valid_idx[np.lexsort((loss[valid], *(-q[valid] for q in q1_levels[::-1])))]
+    if invalid_penetration is None:
+        return order
+    invalid = np.flatnonzero(~valid)
+    return np.concatenate([order, invalid[np.argsort(invalid_penetration[invalid], kind="stable")]])
 
 
 def _closing_enabled(config: PlannerConfig) -> bool:

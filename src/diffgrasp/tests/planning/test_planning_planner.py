@@ -196,3 +196,37 @@ def test_network_init_uses_only_the_network(box_path, tmp_path, monkeypatch):
     with pytest.raises(network.CheckpointError, match="checkpoint file not found") as err:
         plan_grasps(box_path, k=2, config=dataclasses.replace(cfg, network_checkpoint=str(missing)))
     assert "\n" not in str(err.value) and str(missing) in str(err.value)
+
+
+def test_ranking_order_q1_levels_then_loss_then_invalid():
+    from diffgrasp.planning.planner import ranking_order
+
+    q1 = np.array([[0.0, 0.2, 0.0, 0.0, 0.1, 0.0],    # contacts within 2 mm
+                   [0.3, 0.2, 0.0, 0.0, 0.1, 0.5],    # within 3 mm: breaks the ties of the first level
+                   [0.0, 0.0, 0.0, 0.0, 0.0, 0.0]])
+    loss = np.array([1.0, 5.0, 0.5, 2.0, 3.0, 0.0])
+    valid = np.array([True, True, True, True, True, False])
+    assert ranking_order(q1, loss, valid).tolist() == [1, 4, 0, 2, 3]
+    pen = np.array([0, 0, 0, 0, 0, 0.004])
+    assert ranking_order(q1, loss, valid, pen).tolist() == [1, 4, 0, 2, 3, 5]
+
+
+@pytest.mark.parametrize("grid_contacts", [True, False])
+def test_reported_penetration_is_exact_whatever_refinement_reads(box_path, grid_contacts):
+    """Refinement may read the SDF grid for the contact candidates; the reported penetration is the exact one."""
+    import torch
+
+    from diffgrasp.geometry import ObjectModel
+    from diffgrasp.hand import ShadowHand
+    from diffgrasp.hand.names import FINGER_JOINT_NAMES
+
+    plan = plan_grasps(box_path, k=2, seed=1, config=dataclasses.replace(SMALL, grid_contacts=grid_contacts))
+    assert plan.grasps
+    hand = ShadowHand(dtype=torch.float64)
+    obj = ObjectModel.from_file(box_path)
+    for g in plan.grasps:
+        rot = hand.palm_rotation_from_quaternion(torch.tensor(np.asarray(g.palm_quaternion_xyzw))[None])
+        q = torch.tensor([[g.joints[n] for n in FINGER_JOINT_NAMES]], dtype=torch.float64)
+        d, _ = obj.signed_distance(hand.surface_points(torch.tensor(np.asarray(g.palm_position))[None], rot, q))
+        assert abs(float((-d).clamp_min(0).max()) - g.metrics["penetration_m"]) < 2e-5
+        assert g.metrics["penetration_m"] <= PostprocessConfig().max_penetration_m
