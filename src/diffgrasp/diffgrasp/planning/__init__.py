@@ -2,7 +2,8 @@
 
 from diffgrasp.planning.plan_result import PlanResult, ProgressInfo
 from diffgrasp.planning.planner import plan_grasps
-from diffgrasp.planning.planner_config import InitConfig, OptimConfig, PlannerConfig, PostprocessConfig
+from diffgrasp.planning.planner_config import (InitConfig, OptimConfig, PhysicsRankConfig, PlannerConfig,
+                                              PostprocessConfig)
 
-__all__ = ["InitConfig", "OptimConfig", "PlanResult", "PlannerConfig", "PostprocessConfig", "ProgressInfo",
-           "plan_grasps"]
+__all__ = ["InitConfig", "OptimConfig", "PhysicsRankConfig", "PlanResult", "PlannerConfig", "PostprocessConfig",
+           "ProgressInfo", "plan_grasps"]

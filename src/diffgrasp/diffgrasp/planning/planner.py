@@ -77,6 +77,7 @@ def _plan(obj, k: int, seed: int, config: PlannerConfig, device, progress, shoul
     deadline = start + config.time_budget_s * 0.85 if config.time_budget_s else None
     timings: dict[str, float] = {}
     obj = _as_object(obj)
+    file_object = obj  # the physics ranking simulates the mesh as given (shares the physics test's CoACD cache)
     # Plan in a frame defined by the mesh itself (same result for a moved copy), map the grasps back at the end.
     to_canonical = canonical_transform(obj.mesh)
     plane = _plane_in_frame(config.support_plane, to_canonical)
@@ -114,7 +115,7 @@ def _plan(obj, k: int, seed: int, config: PlannerConfig, device, progress, shoul
 
     t0 = time.perf_counter()
     grasps, rejected = _postprocess(hand, obj, grid, coupling, outcome.state, k, config, np.linalg.inv(to_canonical),
-                                    plane)
+                                    plane, file_object, timings)
     timings["postprocess"] = time.perf_counter() - t0
     timings["total"] = time.perf_counter() - start
     state = outcome.state
@@ -229,9 +230,14 @@ def _diffgrasp_energy(hand: ShadowHand, obj: ObjectModel, grid: GridObject, coup
 
 
 def _postprocess(hand: ShadowHand, obj: ObjectModel, grid: GridObject, coupling: JointCoupling, state, k: int,
-                 config: PlannerConfig, to_file: np.ndarray, plane: np.ndarray | None = None
+                 config: PlannerConfig, to_file: np.ndarray, plane: np.ndarray | None = None,
+                 file_object: ObjectModel | None = None, timings: dict[str, float] | None = None
                  ) -> tuple[list[Grasp], dict[str, int]]:
-    """Close, measure, reject, rank and de-duplicate; grasps are returned in the object file's frame (``to_file``)."""
+    """Close, measure, reject, rank and de-duplicate; grasps are returned in the object file's frame (``to_file``).
+
+    With ``config.physics_rank.enabled`` and ``file_object`` (the mesh in the file frame), valid candidates are ranked
+    by the object motion their closing causes in the physics test's scene first (``timings`` gets "physics_rank" and
+    "decomposition" seconds)."""
     from diffgrasp.losses import exact_q1
     from diffgrasp.planning.fast_object import self_penetration_depth
 
@@ -277,23 +283,41 @@ def _postprocess(hand: ShadowHand, obj: ObjectModel, grid: GridObject, coupling:
             near = np.abs(dist[i]) <= distance
             if near.sum() >= 2:
                 q1[level, i] = exact_q1(cpts[i, near], cnormals[i, near], torque_scale=rho, center=com)
-    # Only valid grasps are returned, ranked by exact Q1 (2 mm, then 3 mm, then 5 mm contacts), then by loss.
-    loss = state.loss.detach().cpu().numpy()
-    order_valid = ranking_order(q1, loss, valid, pen if keep_invalid else None)
-    q1 = q1[0]
     rot_np, pos_np, q_np = closed.rotation.cpu().numpy(), closed.position.cpu().numpy(), closed.q22.cpu().numpy()
-    picked = select_diverse(order_valid, pos_np, rot_np, q_np, k, config.post)
-
     rot_file = torch.as_tensor(to_file[:3, :3], dtype=closed.rotation.dtype) @ closed.rotation.cpu()
     quats = matrix_to_quaternion_xyzw(rot_file.double()).numpy()
-    pos_np = pos_np @ to_file[:3, :3].T + to_file[:3, 3]
+    pos_file = pos_np @ to_file[:3, :3].T + to_file[:3, 3]
     pre_pos = phases["pregrasp_position"].cpu().numpy() @ to_file[:3, :3].T + to_file[:3, 3]
     pre_q = phases["pregrasp_joints"].cpu().numpy()
     sq_q = phases["squeeze_joints"].cpu().numpy()
+
+    settle, physics_score = None, None
+    if config.physics_rank.enabled and file_object is not None and valid.any():
+        from diffgrasp.planning.physics_rank import settle_motion
+        idx = np.flatnonzero(valid)
+        wxyz = quats[idx][:, [3, 0, 1, 2]]
+        motion = settle_motion(file_object.mesh, file_object.name or "object", {
+            "pregrasp_position": pre_pos[idx], "pregrasp_quat_wxyz": wxyz, "pregrasp_joints": pre_q[idx],
+            "grasp_position": pos_file[idx], "grasp_quat_wxyz": wxyz, "grasp_joints": q_np[idx],
+            "squeeze_joints": sq_q[idx]}, config.physics_rank)
+        settle = np.full((2, len(pen)), np.nan)
+        settle[0, idx], settle[1, idx] = motion.displacement_m, motion.rotation_deg
+        physics_score = np.full(len(pen), np.inf)
+        physics_score[idx] = motion.score(config.physics_rank)
+        if timings is not None:
+            timings["physics_rank"] = motion.seconds
+            timings["decomposition"] = motion.decomposition_seconds
+    # Only valid grasps are returned, ranked by the physics score (when on), then exact Q1 (2 mm, then 3 mm, then
+    # 5 mm contacts), then by loss.
+    loss = state.loss.detach().cpu().numpy()
+    order_valid = ranking_order(q1, loss, valid, pen if keep_invalid else None, physics_score)
+    q1 = q1[0]
+    picked = select_diverse(order_valid, pos_np, rot_np, q_np, k, config.post)
+
     grasps = []
     for i in picked:
         grasps.append(Grasp(
-            palm_position=pos_np[i].astype(float), palm_quaternion_xyzw=quats[i].astype(float),
+            palm_position=pos_file[i].astype(float), palm_quaternion_xyzw=quats[i].astype(float),
             joints=dict(zip(FINGER_JOINT_NAMES, q_np[i].astype(float).tolist(), strict=True)),
             pregrasp_joints=dict(zip(FINGER_JOINT_NAMES, pre_q[i].astype(float).tolist(), strict=True)),
             squeeze_joints=dict(zip(FINGER_JOINT_NAMES, sq_q[i].astype(float).tolist(), strict=True)),
@@ -301,18 +325,24 @@ def _postprocess(hand: ShadowHand, obj: ObjectModel, grid: GridObject, coupling:
             pregrasp_palm_quaternion_xyzw=quats[i].astype(float),
             metrics={"q1_exact": float(q1[i]), "penetration_m": float(pen[i]),
                      "self_penetration_m": float(self_pen[i]), "contact_count": int(contact_count[i]),
-                     "touching_fingers": int(touching[i]), "loss": float(loss[i]), "valid": bool(valid[i])},
+                     "touching_fingers": int(touching[i]), "loss": float(loss[i]), "valid": bool(valid[i]),
+                     **({} if settle is None or not np.isfinite(settle[0, i]) else
+                        {"settle_displacement_m": float(settle[0, i]), "settle_rotation_deg": float(settle[1, i])})},
         ))
     return grasps, rejected
 
 
 def ranking_order(q1_levels: np.ndarray, loss: np.ndarray, valid: np.ndarray,
-                  invalid_penetration: np.ndarray | None = None) -> np.ndarray:
-    """Candidate indices best first: valid ones by exact Q1 at each contact distance in turn (q1_levels (L, B),
-    first level decides first), then by loss (B,); with ``invalid_penetration`` (B,) the invalid ones follow, least
-    penetrating first."""
+                  invalid_penetration: np.ndarray | None = None,
+                  physics_score: np.ndarray | None = None) -> np.ndarray:
+    """Candidate indices best first: valid ones by ``physics_score`` (B,) when given (lower first), then by exact Q1
+    at each contact distance in turn (q1_levels (L, B), first level decides first), then by loss (B,); with
+    ``invalid_penetration`` (B,) the invalid ones follow, least penetrating first."""
     valid_idx = np.flatnonzero(valid)
-    order = valid_idx[np.lexsort((loss[valid], *(-q[valid] for q in q1_levels[::-1])))]
+    keys = [loss[valid], *(-q[valid] for q in q1_levels[::-1])]
+    if physics_score is not None:
+        keys.append(physics_score[valid])
+    order = valid_idx[np.lexsort(keys)]
     if invalid_penetration is None:
         return order
     invalid = np.flatnonzero(~valid)

@@ -73,6 +73,28 @@ class PostprocessConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class PhysicsRankConfig:
+    """Ranking by physics plausibility: each valid candidate's pregrasp → grasp → squeeze runs in the physics test's
+    MuJoCo scene (diffgrasp.sim.settle) and candidates whose closing moves the object least come first.
+
+    Score = rotation / rotation_scale_deg + displacement / displacement_scale_m (the test fails a grasp at 15° or
+    5 cm). Needs the object's convex decomposition (CoACD, cached on disk like the physics test's). threads: MuJoCo
+    rollout threads (0: every core).
+    """
+
+    enabled: bool = True
+    rotation_scale_deg: float = 15.0
+    displacement_scale_m: float = 0.03
+    threads: int = 0
+
+    def __post_init__(self) -> None:
+        if not (self.rotation_scale_deg > 0 and self.displacement_scale_m > 0):
+            raise ValueError("planner.physics_rank: rotation_scale_deg and displacement_scale_m must be > 0")
+        if self.threads < 0:
+            raise ValueError(f"planner.physics_rank.threads: must be >= 0, got {self.threads}")
+
+
+@dataclasses.dataclass(frozen=True)
 class PlannerConfig:
     """All planner settings. ``candidates_per_grasp`` × k candidates are refined together."""
 
@@ -97,6 +119,7 @@ class PlannerConfig:
     init_config: InitConfig = dataclasses.field(default_factory=InitConfig)
     optim: OptimConfig = dataclasses.field(default_factory=OptimConfig)
     post: PostprocessConfig = dataclasses.field(default_factory=PostprocessConfig)
+    physics_rank: PhysicsRankConfig = dataclasses.field(default_factory=PhysicsRankConfig)
     # Overrides of the loss library's LossConfig for planning: a stronger Q1 term and a softer distance decay
     # (α in 1/m) give Q1 a gradient at the initial standoff; measured better in the physics test (planner note).
     # Plane the object rests on, (a, b, c, d) in the object file frame, unit normal into free space (None: no table).

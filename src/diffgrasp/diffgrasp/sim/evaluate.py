@@ -146,12 +146,16 @@ def load_object_mesh(mesh_path: str | os.PathLike, scale: float = 1.0):
 def prepare_object(mesh_path: str | os.PathLike, scale: float, config: EvaluateConfig,
                    progress: bool = True) -> PreparedObject:
     """Load, decompose (cached) and compute the inertial of the object."""
+    return prepare_mesh(load_object_mesh(mesh_path, scale), config, Path(mesh_path).stem, progress)
+
+
+def prepare_mesh(mesh, config: EvaluateConfig, name: str = "object", progress: bool = True) -> PreparedObject:
+    """Decompose (cached) a trimesh in its own frame, m, and compute its inertial (mass ``config.object_mass``)."""
     from diffgrasp.sim.convex_decomposition import convex_pieces
     from diffgrasp.sim.hand_scene import object_inertia
 
-    mesh = load_object_mesh(mesh_path, scale)
     t0 = time.perf_counter()
-    pieces = convex_pieces(mesh, config.coacd, progress=progress, name=Path(mesh_path).stem)
+    pieces = convex_pieces(mesh, config.coacd, progress=progress, name=name)
     seconds = time.perf_counter() - t0
     com, inertia = object_inertia(mesh.vertices, mesh.faces, config.object_mass)
     return PreparedObject(pieces, com, inertia, np.asarray(mesh.vertices), np.asarray(mesh.faces), seconds)
@@ -251,4 +255,4 @@ def evaluate_grasps(mesh_path: str | os.PathLike, grasp_set: GraspSet | Sequence
 
 
 __all__ = ["EvaluationReport", "GraspEvaluation", "PreparedObject", "evaluate_grasps", "load_object_mesh",
-           "prepare_object"]
+           "prepare_mesh", "prepare_object"]

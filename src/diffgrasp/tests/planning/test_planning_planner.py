@@ -209,6 +209,23 @@ def test_ranking_order_q1_levels_then_loss_then_invalid():
     assert ranking_order(q1, loss, valid).tolist() == [1, 4, 0, 2, 3]
     pen = np.array([0, 0, 0, 0, 0, 0.004])
     assert ranking_order(q1, loss, valid, pen).tolist() == [1, 4, 0, 2, 3, 5]
+    physics = np.array([0.5, 0.9, 0.2, 0.5, 0.2, 0.0])  # lower first; ties fall back on Q1, then loss
+    assert ranking_order(q1, loss, valid, pen, physics).tolist() == [4, 2, 0, 3, 1, 5]
+
+
+def test_physics_rank_orders_returned_grasps_by_settle_motion(box_path):
+    """With the physics ranking on, every grasp carries its simulated settle motion and they come best first."""
+    from diffgrasp.planning import PhysicsRankConfig
+
+    rank = PhysicsRankConfig(threads=1)
+    plan = plan_grasps(box_path, k=4, seed=0, config=dataclasses.replace(SMALL, physics_rank=rank))
+    assert plan.grasps and "physics_rank" in plan.timings_s
+    score = [g.metrics["settle_rotation_deg"] / rank.rotation_scale_deg
+             + g.metrics["settle_displacement_m"] / rank.displacement_scale_m for g in plan.grasps]
+    assert score == sorted(score)
+    off = plan_grasps(box_path, k=4, seed=0,
+                      config=dataclasses.replace(SMALL, physics_rank=PhysicsRankConfig(enabled=False)))
+    assert all("settle_rotation_deg" not in g.metrics for g in off.grasps) and "physics_rank" not in off.timings_s
 
 
 @pytest.mark.parametrize("grid_contacts", [True, False])

@@ -1,0 +1,56 @@
+"""Batched closing + squeeze rollouts (diffgrasp.sim.settle) against the one-grasp reference (GraspTester.push)."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+from sim_fixtures import moved
+
+from diffgrasp.sim.grasp_test import Phases
+
+
+def _stack(phases: list[Phases]) -> dict[str, np.ndarray]:
+    names = ("pregrasp_position", "pregrasp_quat_wxyz", "pregrasp_joints", "grasp_position", "grasp_quat_wxyz",
+             "grasp_joints", "squeeze_joints")
+    return {n: np.array([getattr(p, n) for p in phases]) for n in names}
+
+
+def _variants(power_grasp):
+    """The firm power grasp, a hard over-squeeze and a one-sided poke that shoves the object."""
+    squeezed = copy.deepcopy(power_grasp)
+    squeezed.squeeze_joints = {k: v + 0.6 for k, v in power_grasp.squeeze_joints.items()}
+    poke = moved(power_grasp, -0.012)  # palm pushed 12 mm into the cylinder's side: the ramp shoves the object
+    poke.pregrasp_palm_position = power_grasp.pregrasp_palm_position
+    return [power_grasp, squeezed, poke]
+
+
+def test_batched_settle_matches_reference_tester(cylinder_tester, power_grasp):
+    from diffgrasp.sim.settle import SettleSimulator
+
+    grasps = _variants(power_grasp)
+    phases = [Phases.from_grasp(g) for g in grasps]
+    reference = []
+    for ph in phases:
+        _, _, disp, rot = cylinder_tester.push(ph, np.zeros(3))
+        reference.append((disp, rot))
+    reference = np.array(reference)
+    for threads in (1, 2):  # thread count changes nothing
+        sim = SettleSimulator(cylinder_tester.model, cylinder_tester.index, cylinder_tester.config, threads=threads)
+        disp, rot = sim.settle(**_stack(phases))
+        np.testing.assert_allclose(disp, reference[:, 0], atol=2e-4)
+        np.testing.assert_allclose(rot, reference[:, 1], atol=0.5)
+    assert disp[0] < 0.005 and rot[0] < 3          # the firm grasp holds the object still
+    assert disp[2] > 0.01                            # the poke shoves it: the test can tell them apart
+    assert disp[2] / 0.03 + rot[2] / 15 > disp[0] / 0.03 + rot[0] / 15
+
+
+def test_settle_of_no_grasps_is_empty(cylinder_tester):
+    from diffgrasp.sim.settle import SettleSimulator
+
+    sim = SettleSimulator(cylinder_tester.model, cylinder_tester.index, cylinder_tester.config, threads=1)
+    empty = {n: np.zeros((0, k)) for n, k in (("pregrasp_position", 3), ("pregrasp_quat_wxyz", 4),
+                                               ("pregrasp_joints", 22), ("grasp_position", 3),
+                                               ("grasp_quat_wxyz", 4), ("grasp_joints", 22), ("squeeze_joints", 22))}
+    disp, rot = sim.settle(**empty)
+    assert disp.shape == (0,) and rot.shape == (0,)
