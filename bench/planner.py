@@ -5,7 +5,7 @@ and report success rate (passed / submitted; k grasps are asked for, fewer retur
 objects with at least one passing grasp, median / max penetration, contact count, diversity (mean pairwise palm
 rotation angle, mean std of the joint vector), planning seconds per grasp and passing grasps per planning second.
 ``--ablation`` adds rows for variants of our planner (no Q1 term, 16 vs 256 Q1 directions, no closeness, no
-post-processing).
+post-processing, no physics ranking, physics ranking by the settle alone, 8 candidates per grasp).
 
 Usage: ``.venv/bin/python bench/planner.py [--objects NAME,...] [-k 16] [--split val] [--methods diffgrasp,dexgraspnet]
 [--ablation] [--json out.json]``
@@ -26,15 +26,19 @@ import numpy as np
 import torch
 from scipy.spatial.transform import Rotation
 
-from diffgrasp.planning import PlannerConfig, PostprocessConfig, plan_grasps
+from diffgrasp.planning import PhysicsRankConfig, PlannerConfig, PostprocessConfig, plan_grasps
 from diffgrasp.sim.evaluate import evaluate_grasps
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("DIFFGRASP_SHARED", REPO.parent / "shared")) / "objects"
 
+NO_PHYSICS = PhysicsRankConfig(enabled=False)
 VARIANTS: dict[str, PlannerConfig] = {
     "diffgrasp": PlannerConfig(),
+    # the baseline's optimiser with our post-processing (closing, phases, physics ranking) ...
     "dexgraspnet": PlannerConfig(method="dexgraspnet"),
+    # ... and as DexGraspNet ranks: no physics plausibility stage
+    "dexgraspnet, no physics rank": PlannerConfig(method="dexgraspnet", physics_rank=NO_PHYSICS),
 }
 ABLATIONS: dict[str, PlannerConfig] = {
     "no Q1 term": PlannerConfig(loss={"w_q1": 0.0}),
@@ -42,7 +46,11 @@ ABLATIONS: dict[str, PlannerConfig] = {
     "Q1, 256 directions": PlannerConfig(loss={"num_directions": 256}),
     "no closeness": PlannerConfig(loss={"w_closeness": 0.0}),
     # The refined grasps as they are: no closing, no contact check, the §7 default pregrasp/squeeze (see RAW).
-    "no post-processing": PlannerConfig(post=PostprocessConfig(close_steps=0, min_contact_fingers=0)),
+    "no post-processing": PlannerConfig(post=PostprocessConfig(close_steps=0, min_contact_fingers=0),
+                                        physics_rank=NO_PHYSICS),
+    "no physics rank": PlannerConfig(physics_rank=NO_PHYSICS),
+    "physics rank, settle only": PlannerConfig(physics_rank=PhysicsRankConfig(push_s=0.0, squeeze_rad=())),
+    "8 candidates per grasp": PlannerConfig(candidates_per_grasp=8),
 }
 RAW = {"no post-processing"}  # variants whose grasps are judged without the planner's pregrasp/squeeze
 
@@ -84,7 +92,7 @@ def run_variant(name: str, config: PlannerConfig, objects: list[str], k: int, wo
                      "penetration_m": pen, "contacts": contacts, "rotation_diversity_deg": rot_div,
                      "joint_diversity_rad": joint_div,
                      "fails": [r.failed_direction for r in report.results if not r.passed] if report else []})
-        print(f"  {name:20s} {obj:28s} {passed:2d}/{k} passed ({len(result.grasps)} returned) "
+        print(f"  {name:28s} {obj:28s} {passed:2d}/{k} passed ({len(result.grasps)} returned) "
               f"plan {seconds:6.1f} s", flush=True)
     pens = [p for r in rows for p in r["penetration_m"]]
     total_pass = sum(r["passed"] for r in rows)
@@ -120,19 +128,19 @@ def main() -> None:
     print(f"# planner bench: {len(objects)} objects, k={args.k}, seed 0; torch {torch.__version__}, mujoco "
           f"{mujoco.__version__}, {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs")
     results = [run_variant(name, cfg, objects, args.k, args.workers) for name, cfg in variants.items()]
-    header = (f"{'variant':22s} {'success':>8s} {'obj≥1':>6s} {'pen med':>8s} {'pen max':>8s} {'contacts':>8s} "
+    header = (f"{'variant':28s} {'success':>8s} {'obj≥1':>6s} {'pen med':>8s} {'pen max':>8s} {'contacts':>8s} "
               f"{'rot div°':>8s} {'jnt div':>8s} {'s/grasp':>8s} {'pass/s':>7s}")
     print(header)
     print("-" * len(header))
     for r in results:
-        print(f"{r['name']:22s} {r['success_rate'] * 100:7.1f}% {r['objects_with_pass'] * 100:5.0f}% "
+        print(f"{r['name']:28s} {r['success_rate'] * 100:7.1f}% {r['objects_with_pass'] * 100:5.0f}% "
               f"{r['median_penetration_mm']:6.2f}mm {r['max_penetration_mm']:6.2f}mm {r['mean_contacts']:8.1f} "
               f"{r['rotation_diversity_deg']:8.1f} {r['joint_diversity_rad']:8.3f} {r['seconds_per_grasp']:8.2f} "
               f"{r['passing_per_second']:7.3f}")
     print("\nper object (passed/k):")
-    print(f"{'object':28s} " + " ".join(f"{r['name'][:12]:>12s}" for r in results))
+    print(f"{'object':28s} " + " ".join(f"{r['name'][:16]:>16s}" for r in results))
     for i, obj in enumerate(objects):
-        print(f"{obj:28s} " + " ".join(f"{r['objects'][i]['passed']:>12d}" for r in results))
+        print(f"{obj:28s} " + " ".join(f"{r['objects'][i]['passed']:>16d}" for r in results))
     if args.json:
         args.json.write_text(json.dumps({"results": results, "config": {n: dataclasses.asdict(c)
                                                                         for n, c in variants.items()}}, indent=1))

@@ -14,8 +14,8 @@ from diffgrasp.planning.planner_config import PhysicsRankConfig
 
 @dataclasses.dataclass
 class SettleMotion:
-    """Per grasp (N,): object displacement m and rotation deg after closing + squeeze; seconds spent (decomposition
-    included, reported separately)."""
+    """Per grasp (N,): worst object displacement m and rotation deg during the settle and short pushes; seconds
+    spent (decomposition included, also reported alone)."""
 
     displacement_m: np.ndarray
     rotation_deg: np.ndarray
@@ -29,7 +29,8 @@ class SettleMotion:
 
 def settle_motion(mesh: trimesh.Trimesh, name: str, phases: dict[str, np.ndarray],
                   config: PhysicsRankConfig) -> SettleMotion:
-    """Simulate the grasps' pregrasp → grasp → squeeze on ``mesh`` (its own frame, m).
+    """Simulate the grasps' pregrasp → grasp → squeeze (and short pushes, ``config.push_s``) on ``mesh`` (its own
+    frame, m).
 
     phases: pregrasp_position (N, 3), pregrasp_quat_wxyz (N, 4), pregrasp_joints (N, 22), grasp_position,
     grasp_quat_wxyz, grasp_joints, squeeze_joints — in the mesh's frame, as in the grasp file.
@@ -43,7 +44,8 @@ def settle_motion(mesh: trimesh.Trimesh, name: str, phases: dict[str, np.ndarray
     test = EvaluateConfig()  # the physics test's own scene and ramps
     prepared = prepare_mesh(mesh, test, name=name, progress=False)
     model, index = build_scene(prepared.pieces, prepared.com, prepared.inertia, test.scene_params())
-    displacement, rotation = SettleSimulator(model, index, test, threads=config.threads).settle(**phases)
+    displacement, rotation = SettleSimulator(model, index, test, threads=config.threads).settle(
+        **phases, push_s=config.push_s)
     return SettleMotion(displacement, rotation, time.perf_counter() - t0, prepared.decomposition_seconds)
 
 

@@ -218,6 +218,16 @@ def _diffgrasp_energy(hand: ShadowHand, obj: ObjectModel, grid: GridObject, coup
     plane_t = None if plane is None else torch.as_tensor(plane, dtype=hand.dtype, device=hand.device)
 
     def energy(position: torch.Tensor, rotation: torch.Tensor, u: torch.Tensor):
+        # Candidates are independent: evaluating them in chunks keeps every tensor cache-sized (on the 2-core box a
+        # batch of 128 cost 4.8 ms per candidate and iteration in one piece, 2.9 ms in chunks of 64).
+        chunk = config.refine_chunk
+        if not chunk or position.shape[0] <= chunk:
+            return energy_chunk(position, rotation, u)
+        parts = [energy_chunk(p, r, v) for p, r, v in zip(position.split(chunk), rotation.split(chunk), u.split(chunk))]
+        return (torch.cat([t for t, _ in parts]),
+                {key: torch.cat([terms[key] for _, terms in parts]) for key in parts[0][1]})
+
+    def energy_chunk(position: torch.Tensor, rotation: torch.Tensor, u: torch.Tensor):
         q22 = coupling.expand(u)
         out = grasp_loss(position, rotation, q22)
         if plane_t is None:
@@ -294,16 +304,25 @@ def _postprocess(hand: ShadowHand, obj: ObjectModel, grid: GridObject, coupling:
     settle, physics_score = None, None
     if config.physics_rank.enabled and file_object is not None and valid.any():
         from diffgrasp.planning.physics_rank import settle_motion
+        # Every valid candidate is simulated with each squeeze amount; it keeps the one that moves the object least.
+        amounts = config.physics_rank.squeeze_rad or (config.post.squeeze_rad,)
         idx = np.flatnonzero(valid)
-        wxyz = quats[idx][:, [3, 0, 1, 2]]
+        squeezes = np.stack([post.phases(closed, a)["squeeze_joints"].cpu().numpy()[idx] for a in amounts])
+        v = len(amounts)
+        wxyz = np.tile(quats[idx][:, [3, 0, 1, 2]], (v, 1))
         motion = settle_motion(file_object.mesh, file_object.name or "object", {
-            "pregrasp_position": pre_pos[idx], "pregrasp_quat_wxyz": wxyz, "pregrasp_joints": pre_q[idx],
-            "grasp_position": pos_file[idx], "grasp_quat_wxyz": wxyz, "grasp_joints": q_np[idx],
-            "squeeze_joints": sq_q[idx]}, config.physics_rank)
+            "pregrasp_position": np.tile(pre_pos[idx], (v, 1)), "pregrasp_quat_wxyz": wxyz,
+            "pregrasp_joints": np.tile(pre_q[idx], (v, 1)), "grasp_position": np.tile(pos_file[idx], (v, 1)),
+            "grasp_quat_wxyz": wxyz, "grasp_joints": np.tile(q_np[idx], (v, 1)),
+            "squeeze_joints": squeezes.reshape(v * len(idx), 22)}, config.physics_rank)
+        score = motion.score(config.physics_rank).reshape(v, len(idx))
+        best = score.argmin(0)  # (n_valid,) the best squeeze amount of each candidate
+        pick = best * len(idx) + np.arange(len(idx))
+        sq_q[idx] = squeezes[best, np.arange(len(idx))]
         settle = np.full((2, len(pen)), np.nan)
-        settle[0, idx], settle[1, idx] = motion.displacement_m, motion.rotation_deg
+        settle[0, idx], settle[1, idx] = motion.displacement_m[pick], motion.rotation_deg[pick]
         physics_score = np.full(len(pen), np.inf)
-        physics_score[idx] = motion.score(config.physics_rank)
+        physics_score[idx] = score[best, np.arange(len(idx))]
         if timings is not None:
             timings["physics_rank"] = motion.seconds
             timings["decomposition"] = motion.decomposition_seconds

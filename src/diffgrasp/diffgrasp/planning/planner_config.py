@@ -78,11 +78,16 @@ class PhysicsRankConfig:
     MuJoCo scene (diffgrasp.sim.settle) and candidates whose closing moves the object least come first.
 
     Score = rotation / rotation_scale_deg + displacement / displacement_scale_m (the test fails a grasp at 15° or
-    5 cm). Needs the object's convex decomposition (CoACD, cached on disk like the physics test's). threads: MuJoCo
-    rollout threads (0: every core).
+    5 cm), the worst over the settle and, with push_s > 0, six short pushes (±x, ±y, ±z, the test's force) from the
+    squeezed state. Needs the object's convex decomposition (CoACD, cached on disk like the physics test's).
+    Each candidate is tried with every squeeze amount in ``squeeze_rad`` (rad beyond the grasp on the touching
+    fingers' flexion joints; empty: post.squeeze_rad only) and keeps its best. threads: MuJoCo rollout threads (0:
+    every core).
     """
 
     enabled: bool = True
+    push_s: float = 0.1
+    squeeze_rad: tuple[float, ...] = (0.1, 0.2, 0.3)
     rotation_scale_deg: float = 15.0
     displacement_scale_m: float = 0.03
     threads: int = 0
@@ -90,6 +95,8 @@ class PhysicsRankConfig:
     def __post_init__(self) -> None:
         if not (self.rotation_scale_deg > 0 and self.displacement_scale_m > 0):
             raise ValueError("planner.physics_rank: rotation_scale_deg and displacement_scale_m must be > 0")
+        if self.push_s < 0:
+            raise ValueError(f"planner.physics_rank.push_s: must be >= 0, got {self.push_s}")
         if self.threads < 0:
             raise ValueError(f"planner.physics_rank.threads: must be >= 0, got {self.threads}")
 
@@ -111,6 +118,8 @@ class PlannerConfig:
     # torch intra-op threads while planning on the CPU (0 = leave torch's setting). The planner's tensors are small
     # (64 candidates × a few thousand points): one thread was 4–8× faster than two on the 2-core dev box.
     torch_threads: int = 1
+    # Refinement evaluates the loss on at most this many candidates at a time (0: all at once); same result, faster.
+    refine_chunk: int = 64
     coupling_ratio: float = 1.0
     sdf_voxel_m: float = 0.002     # spacing of the signed-distance grid used during refinement
     # Contact candidates (Q1, closeness) read the grid too during refinement (exact otherwise); metrics stay exact.
@@ -137,6 +146,8 @@ class PlannerConfig:
             raise ValueError(f"planner.init: {self.init!r} is not one of {', '.join(INITS)}")
         if self.candidates_per_grasp < 1 or self.min_candidates < 1:
             raise ValueError("planner: candidates_per_grasp and min_candidates must be >= 1")
+        if self.refine_chunk < 0:
+            raise ValueError(f"planner.refine_chunk: must be >= 0, got {self.refine_chunk}")
         if self.torch_threads < 0:
             raise ValueError(f"planner.torch_threads: must be >= 0, got {self.torch_threads}")
         if self.time_budget_s is not None and not self.time_budget_s > 0:

@@ -161,13 +161,15 @@ class GraspPostprocessor:
         return (per_group > 0).reshape(b, t, len(GROUPS))
 
     # ------------------------------------------------------------------ phases
-    def phases(self, closed: ClosedGrasps) -> dict[str, torch.Tensor]:
-        """Pregrasp joints/palm and squeeze joints (motor targets) for the closed grasps."""
+    def phases(self, closed: ClosedGrasps, squeeze_rad: float | None = None) -> dict[str, torch.Tensor]:
+        """Pregrasp joints/palm and squeeze joints (motor targets) for the closed grasps; the touching fingers'
+        flexion joints squeeze ``squeeze_rad`` (default ``config.squeeze_rad``) beyond the grasp."""
         cfg = self.cfg
         q = closed.q22
         pre = torch.maximum(q - cfg.pregrasp_open_rad * self.flexion, self.lower)
         touching_joint = closed.touching[:, torch.as_tensor(self.joint_group, device=q.device)]
-        squeeze = q + cfg.squeeze_rad * self.flexion * touching_joint.to(q.dtype)
+        amount = cfg.squeeze_rad if squeeze_rad is None else squeeze_rad
+        squeeze = q + amount * self.flexion * touching_joint.to(q.dtype)
         pre_pos = closed.position + closed.rotation[:, :, 1] * cfg.pregrasp_backoff_m
         return {"pregrasp_joints": pre, "squeeze_joints": squeeze, "pregrasp_position": pre_pos}
 

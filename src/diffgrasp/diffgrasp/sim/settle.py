@@ -78,8 +78,10 @@ class SettleSimulator:
 
     def settle(self, pregrasp_position: np.ndarray, pregrasp_quat_wxyz: np.ndarray, pregrasp_joints: np.ndarray,
                grasp_position: np.ndarray, grasp_quat_wxyz: np.ndarray, grasp_joints: np.ndarray,
-               squeeze_joints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Object displacement (N,) m and rotation (N,) deg at the end of the squeeze ramp, from the identity start.
+               squeeze_joints: np.ndarray, push_s: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+        """Object displacement (N,) m and rotation (N,) deg, from the identity start, at the end of the squeeze ramp
+        (``push_s`` = 0) or, with ``push_s`` > 0, the worst over the settle and six pushes (±x, ±y, ±z, the test's
+        force, fixed in the object's start frame) of ``push_s`` seconds each from the squeezed state.
 
         Positions (N, 3) m and quaternions (N, 4) wxyz in the object frame; joints (N, 22) rad, canonical order.
         An unstable simulation reports inf.
@@ -101,10 +103,39 @@ class SettleSimulator:
             self._ramp_controls(grasp_position, grasp_quat_wxyz, grasp_joints,
                                 grasp_position, grasp_quat_wxyz, squeeze_joints, cfg.ramp_squeeze_s)], axis=1)
         out, _ = rollout.rollout(self.model, self._data, state, control, control_spec=_CONTROL_SPEC)
-        final = out[:, -1, qpos + ix.object_qpos:qpos + ix.object_qpos + 7]
-        with np.errstate(invalid="ignore"):
-            displacement = np.linalg.norm(final[:, :3], axis=1)
-            quat = final[:, 3:] / np.linalg.norm(final[:, 3:], axis=1, keepdims=True)
+        displacement, rotation = self._object_motion(out[:, -1])
+        if push_s > 0:
+            push_disp, push_rot = self._push(out[:, -1], control[:, -1], push_s)
+            displacement, rotation = np.maximum(displacement, push_disp), np.maximum(rotation, push_rot)
+        return displacement, rotation
+
+    def _push(self, squeezed: np.ndarray, hold: np.ndarray, push_s: float) -> tuple[np.ndarray, np.ndarray]:
+        """Six pushes of ``push_s`` s from the squeezed states (N, nstate) holding the last controls (N, nctrl);
+        → worst displacement (N,) m and rotation (N,) deg over the pushes and their steps."""
+        from diffgrasp.sim.grasp_test import DIRECTIONS
+
+        m, ix = self.model, self.index
+        n, d = len(squeezed), len(DIRECTIONS)
+        spec = _CONTROL_SPEC | int(mujoco.mjtState.mjSTATE_XFRC_APPLIED)
+        control = np.zeros((n, d, mujoco.mj_stateSize(m, spec)))
+        xfrc = m.nu  # the mjtState order: ctrl, xfrc_applied (nbody × 6), mocap_pos, mocap_quat
+        control[:, :, :m.nu] = hold[:, None, :m.nu]
+        control[:, :, xfrc + 6 * m.nbody:] = hold[:, None, m.nu:]
+        force = self.config.disturbance_force * np.array([v for _, v in DIRECTIONS])  # (6, 3)
+        control[:, :, xfrc + 6 * ix.object_body:xfrc + 6 * ix.object_body + 3] = force[None]
+        steps = max(1, round(push_s / m.opt.timestep))
+        out, _ = rollout.rollout(self.model, self._data, np.repeat(squeezed, d, axis=0),
+                                 control.reshape(n * d, 1, -1), control_spec=spec, nstep=steps)
+        displacement, rotation = self._object_motion(out)  # (N·6, steps)
+        return displacement.reshape(n, -1).max(1), rotation.reshape(n, -1).max(1)
+
+    def _object_motion(self, states: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """States (..., nstate) → object displacement (...) m and rotation (...) deg; non-finite → inf."""
+        at = self._qpos0 + self.index.object_qpos
+        pose = states[..., at:at + 7]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            displacement = np.linalg.norm(pose[..., :3], axis=-1)
+            quat = pose[..., 3:] / np.linalg.norm(pose[..., 3:], axis=-1, keepdims=True)
             rotation = np.degrees(quaternion_angle_wxyz(quat))
         bad = ~(np.isfinite(displacement) & np.isfinite(rotation))
         displacement[bad] = np.inf

@@ -54,3 +54,25 @@ def test_settle_of_no_grasps_is_empty(cylinder_tester):
                                                ("grasp_quat_wxyz", 4), ("grasp_joints", 22), ("squeeze_joints", 22))}
     disp, rot = sim.settle(**empty)
     assert disp.shape == (0,) and rot.shape == (0,)
+
+
+def test_short_pushes_tell_a_loose_grasp_from_a_firm_one(cylinder_tester, power_grasp):
+    """With pushes, the worst motion is at least the settle motion and at least the reference tester's motion at the
+    end of equally long pushes in all six directions; the firm grasp stays still."""
+    import dataclasses
+
+    from diffgrasp.sim.settle import SettleSimulator
+
+    grasps = _variants(power_grasp)
+    phases = [Phases.from_grasp(g) for g in grasps]
+    sim = SettleSimulator(cylinder_tester.model, cylinder_tester.index, cylinder_tester.config, threads=1)
+    settle_disp, settle_rot = sim.settle(**_stack(phases))
+    disp, rot = sim.settle(**_stack(phases), push_s=0.2)
+    assert np.all(disp >= settle_disp - 1e-9) and np.all(rot >= settle_rot - 1e-9)
+    from diffgrasp.sim.grasp_test import DIRECTIONS, GraspTester
+    short = dataclasses.replace(cylinder_tester.config, push_s=0.2, check_interval_s=0.2)
+    reference = GraspTester(cylinder_tester.model, cylinder_tester.index, short)
+    for i, ph in enumerate(phases):
+        worst = np.array([reference.push(ph, short.disturbance_force * unit)[:2] for _, unit in DIRECTIONS]).max(0)
+        assert disp[i] >= worst[0] - 2e-4 and rot[i] >= worst[1] - 0.5
+    assert disp[0] < 0.005 and rot[0] < 5  # the firm power grasp holds against every push
