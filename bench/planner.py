@@ -38,7 +38,7 @@ VARIANTS: dict[str, PlannerConfig] = {
     # the baseline's optimiser with our post-processing (closing, phases, physics ranking) ...
     "dexgraspnet": PlannerConfig(method="dexgraspnet"),
     # ... and as DexGraspNet ranks: no physics plausibility stage
-    "dexgraspnet, no physics rank": PlannerConfig(method="dexgraspnet", physics_rank=NO_PHYSICS),
+    "dexgraspnet (no physics rank)": PlannerConfig(method="dexgraspnet", physics_rank=NO_PHYSICS),
 }
 ABLATIONS: dict[str, PlannerConfig] = {
     "no Q1 term": PlannerConfig(loss={"w_q1": 0.0}),
@@ -49,7 +49,7 @@ ABLATIONS: dict[str, PlannerConfig] = {
     "no post-processing": PlannerConfig(post=PostprocessConfig(close_steps=0, min_contact_fingers=0),
                                         physics_rank=NO_PHYSICS),
     "no physics rank": PlannerConfig(physics_rank=NO_PHYSICS),
-    "physics rank, settle only": PlannerConfig(physics_rank=PhysicsRankConfig(push_s=0.0, squeeze_rad=())),
+    "physics rank: settle only": PlannerConfig(physics_rank=PhysicsRankConfig(push_s=0.0, squeeze_rad=())),
     "8 candidates per grasp": PlannerConfig(candidates_per_grasp=8),
 }
 RAW = {"no post-processing"}  # variants whose grasps are judged without the planner's pregrasp/squeeze
