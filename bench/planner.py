@@ -5,7 +5,7 @@ and report success rate (passed / submitted; k grasps are asked for, fewer retur
 objects with at least one passing grasp, median / max penetration, contact count, diversity (mean pairwise palm
 rotation angle, mean std of the joint vector), planning seconds per grasp and passing grasps per planning second.
 ``--ablation`` adds rows for variants of our planner (no Q1 term, 16 vs 256 Q1 directions, no closeness, no
-post-processing, no physics ranking, physics ranking by the settle alone, 8 candidates per grasp).
+post-processing, no physics ranking, physics ranking by the settle alone, 4 and 8 candidates per grasp).
 
 Usage: ``.venv/bin/python bench/planner.py [--objects NAME,...] [-k 16] [--split val] [--methods diffgrasp,dexgraspnet]
 [--ablation] [--json out.json]``
@@ -50,6 +50,7 @@ ABLATIONS: dict[str, PlannerConfig] = {
                                         physics_rank=NO_PHYSICS),
     "no physics rank": PlannerConfig(physics_rank=NO_PHYSICS),
     "physics rank: settle only": PlannerConfig(physics_rank=PhysicsRankConfig(push_s=0.0, squeeze_rad=())),
+    "4 candidates per grasp": PlannerConfig(candidates_per_grasp=4),
     "8 candidates per grasp": PlannerConfig(candidates_per_grasp=8),
 }
 RAW = {"no post-processing"}  # variants whose grasps are judged without the planner's pregrasp/squeeze

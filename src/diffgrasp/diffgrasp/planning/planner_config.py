@@ -81,13 +81,15 @@ class PhysicsRankConfig:
     5 cm), the worst over the settle and, with push_s > 0, six short pushes (±x, ±y, ±z, the test's force) from the
     squeezed state. Needs the object's convex decomposition (CoACD, cached on disk like the physics test's).
     Each candidate is tried with every squeeze amount in ``squeeze_rad`` (rad beyond the grasp on the touching
-    fingers' flexion joints; empty: post.squeeze_rad only) and keeps its best. threads: MuJoCo rollout threads (0:
-    every core).
+    fingers' flexion joints; empty: post.squeeze_rad only) combined with every pregrasp opening in
+    ``pregrasp_open_rad`` (empty: post.pregrasp_open_rad only) and keeps its best pair. threads: MuJoCo rollout
+    threads (0: every core).
     """
 
     enabled: bool = True
     push_s: float = 0.1
     squeeze_rad: tuple[float, ...] = (0.1, 0.2, 0.3)
+    pregrasp_open_rad: tuple[float, ...] = ()
     rotation_scale_deg: float = 15.0
     displacement_scale_m: float = 0.03
     threads: int = 0
@@ -112,7 +114,7 @@ class PlannerConfig:
     # Network checkpoint for init "network" / method "network" (None: the packaged one, see
     # diffgrasp.network.default_checkpoint_path()).
     network_checkpoint: str | None = None
-    candidates_per_grasp: int = 4
+    candidates_per_grasp: int = 6
     min_candidates: int = 64
     time_budget_s: float | None = None
     # torch intra-op threads while planning on the CPU (0 = leave torch's setting). The planner's tensors are small

@@ -161,12 +161,15 @@ class GraspPostprocessor:
         return (per_group > 0).reshape(b, t, len(GROUPS))
 
     # ------------------------------------------------------------------ phases
-    def phases(self, closed: ClosedGrasps, squeeze_rad: float | None = None) -> dict[str, torch.Tensor]:
+    def phases(self, closed: ClosedGrasps, squeeze_rad: float | None = None,
+               pregrasp_open_rad: float | None = None) -> dict[str, torch.Tensor]:
         """Pregrasp joints/palm and squeeze joints (motor targets) for the closed grasps; the touching fingers'
-        flexion joints squeeze ``squeeze_rad`` (default ``config.squeeze_rad``) beyond the grasp."""
+        flexion joints squeeze ``squeeze_rad`` (default ``config.squeeze_rad``) beyond the grasp, and every flexion
+        joint opens ``pregrasp_open_rad`` (default ``config.pregrasp_open_rad``) for the pregrasp."""
         cfg = self.cfg
         q = closed.q22
-        pre = torch.maximum(q - cfg.pregrasp_open_rad * self.flexion, self.lower)
+        opening = cfg.pregrasp_open_rad if pregrasp_open_rad is None else pregrasp_open_rad
+        pre = torch.maximum(q - opening * self.flexion, self.lower)
         touching_joint = closed.touching[:, torch.as_tensor(self.joint_group, device=q.device)]
         amount = cfg.squeeze_rad if squeeze_rad is None else squeeze_rad
         squeeze = q + amount * self.flexion * touching_joint.to(q.dtype)

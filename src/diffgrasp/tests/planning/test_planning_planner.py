@@ -223,6 +223,12 @@ def test_physics_rank_orders_returned_grasps_by_settle_motion(box_path):
     score = [g.metrics["settle_rotation_deg"] / rank.rotation_scale_deg
              + g.metrics["settle_displacement_m"] / rank.displacement_scale_m for g in plan.grasps]
     assert score == sorted(score)
+    from diffgrasp.hand.names import FLEXION_JOINT_NAMES
+    for g in plan.grasps:  # each grasp kept one of the tried squeeze amounts and pregrasp openings
+        squeeze = {round(g.squeeze_joints[n] - g.joints[n], 6) for n in FLEXION_JOINT_NAMES} - {0.0}
+        assert squeeze and squeeze <= {round(a, 6) for a in rank.squeeze_rad}, squeeze
+        opening = {round(g.joints[n] - g.pregrasp_joints[n], 6) for n in FLEXION_JOINT_NAMES}
+        assert len(opening & {0.2}) == 1  # the default opening (clamped joints open less)
     off = plan_grasps(box_path, k=4, seed=0,
                       config=dataclasses.replace(SMALL, physics_rank=PhysicsRankConfig(enabled=False)))
     assert all("settle_rotation_deg" not in g.metrics for g in off.grasps) and "physics_rank" not in off.timings_s
