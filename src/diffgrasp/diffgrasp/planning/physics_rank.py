@@ -49,4 +49,41 @@ def settle_motion(mesh: trimesh.Trimesh, name: str, phases: dict[str, np.ndarray
     return SettleMotion(displacement, rotation, time.perf_counter() - t0, prepared.decomposition_seconds)
 
 
-__all__ = ["SettleMotion", "settle_motion"]
+@dataclasses.dataclass
+class PhaseChoice:
+    """Per candidate (N,): the chosen squeeze (N, 22) and pregrasp joints (N, 22) and the motion they cause."""
+
+    squeeze_joints: np.ndarray
+    pregrasp_joints: np.ndarray
+    motion: SettleMotion
+
+
+def best_phase_variants(post, closed, index: np.ndarray, poses: dict[str, np.ndarray], file_object,
+                        config) -> PhaseChoice:
+    """Simulate candidates ``index`` (N,) of ``closed`` (ClosedGrasps, via GraspPostprocessor ``post``) with every
+    squeeze amount × pregrasp opening of ``config.physics_rank`` and keep each candidate's least-moving pair.
+
+    poses (file frame): pregrasp_position (N, 3), pregrasp_quat_wxyz (N, 4) (= the grasp's), grasp_position (N, 3),
+    grasp_joints (N, 22). file_object: ObjectModel of the mesh in that frame. config: PlannerConfig.
+    """
+    rank = config.physics_rank
+    pairs = [(s, o) for s in (rank.squeeze_rad or (config.post.squeeze_rad,))
+             for o in (rank.pregrasp_open_rad or (config.post.pregrasp_open_rad,))]
+    variants = [post.phases(closed, s, o) for s, o in pairs]
+    squeezes = np.stack([ph["squeeze_joints"].cpu().numpy()[index] for ph in variants])  # (V, N, 22)
+    openings = np.stack([ph["pregrasp_joints"].cpu().numpy()[index] for ph in variants])
+    v, n = len(pairs), len(index)
+    tile = lambda a: np.tile(a, (v, 1))  # noqa: E731  variant-major, as squeezes.reshape(v * n, 22)
+    motion = settle_motion(file_object.mesh, file_object.name or "object", {
+        "pregrasp_position": tile(poses["pregrasp_position"]), "pregrasp_quat_wxyz": tile(poses["pregrasp_quat_wxyz"]),
+        "pregrasp_joints": openings.reshape(v * n, 22), "grasp_position": tile(poses["grasp_position"]),
+        "grasp_quat_wxyz": tile(poses["pregrasp_quat_wxyz"]), "grasp_joints": tile(poses["grasp_joints"]),
+        "squeeze_joints": squeezes.reshape(v * n, 22)}, rank)
+    best = motion.score(rank).reshape(v, n).argmin(0)  # (N,) each candidate's best variant
+    pick = best * n + np.arange(n)
+    chosen = SettleMotion(motion.displacement_m[pick], motion.rotation_deg[pick], motion.seconds,
+                          motion.decomposition_seconds)
+    return PhaseChoice(squeezes[best, np.arange(n)], openings[best, np.arange(n)], chosen)
+
+
+__all__ = ["PhaseChoice", "SettleMotion", "best_phase_variants", "settle_motion"]

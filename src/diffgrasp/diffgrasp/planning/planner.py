@@ -303,32 +303,17 @@ def _postprocess(hand: ShadowHand, obj: ObjectModel, grid: GridObject, coupling:
 
     settle, physics_score = None, None
     if config.physics_rank.enabled and file_object is not None and valid.any():
-        from diffgrasp.planning.physics_rank import settle_motion
-        # Every valid candidate is simulated with each squeeze amount and pregrasp opening; it keeps the pair that
-        # moves the object least.
-        rank_cfg = config.physics_rank
-        pairs = [(s_, o_) for s_ in (rank_cfg.squeeze_rad or (config.post.squeeze_rad,))
-                 for o_ in (rank_cfg.pregrasp_open_rad or (config.post.pregrasp_open_rad,))]
+        from diffgrasp.planning.physics_rank import best_phase_variants
         idx = np.flatnonzero(valid)
-        variants = [post.phases(closed, s_, o_) for s_, o_ in pairs]
-        squeezes = np.stack([ph["squeeze_joints"].cpu().numpy()[idx] for ph in variants])  # (V, n, 22)
-        openings = np.stack([ph["pregrasp_joints"].cpu().numpy()[idx] for ph in variants])
-        v = len(pairs)
-        wxyz = np.tile(quats[idx][:, [3, 0, 1, 2]], (v, 1))
-        motion = settle_motion(file_object.mesh, file_object.name or "object", {
-            "pregrasp_position": np.tile(pre_pos[idx], (v, 1)), "pregrasp_quat_wxyz": wxyz,
-            "pregrasp_joints": openings.reshape(v * len(idx), 22), "grasp_position": np.tile(pos_file[idx], (v, 1)),
-            "grasp_quat_wxyz": wxyz, "grasp_joints": np.tile(q_np[idx], (v, 1)),
-            "squeeze_joints": squeezes.reshape(v * len(idx), 22)}, rank_cfg)
-        score = motion.score(rank_cfg).reshape(v, len(idx))
-        best = score.argmin(0)  # (n_valid,) the best variant of each candidate
-        pick = best * len(idx) + np.arange(len(idx))
-        sq_q[idx] = squeezes[best, np.arange(len(idx))]
-        pre_q[idx] = openings[best, np.arange(len(idx))]
+        choice = best_phase_variants(post, closed, idx, {
+            "pregrasp_position": pre_pos[idx], "pregrasp_quat_wxyz": quats[idx][:, [3, 0, 1, 2]],
+            "grasp_position": pos_file[idx], "grasp_joints": q_np[idx]}, file_object, config)
+        motion = choice.motion
+        sq_q[idx], pre_q[idx] = choice.squeeze_joints, choice.pregrasp_joints
         settle = np.full((2, len(pen)), np.nan)
-        settle[0, idx], settle[1, idx] = motion.displacement_m[pick], motion.rotation_deg[pick]
+        settle[0, idx], settle[1, idx] = motion.displacement_m, motion.rotation_deg
         physics_score = np.full(len(pen), np.inf)
-        physics_score[idx] = score[best, np.arange(len(idx))]
+        physics_score[idx] = motion.score(config.physics_rank)
         if timings is not None:
             timings["physics_rank"] = motion.seconds
             timings["decomposition"] = motion.decomposition_seconds
