@@ -70,15 +70,16 @@ class SDFGrid:
     def _tensors(self, device: torch.device, dtype: torch.dtype) -> tuple[torch.Tensor, ...]:
         key = (device, dtype)
         if key not in self._cache:
-            self._cache[key] = (self._values.to(device, dtype)[None],
-                                torch.as_tensor(self.lower, device=device, dtype=dtype),
-                                torch.as_tensor(self.upper, device=device, dtype=dtype))
+            values = self._values.to(device, dtype)[None]
+            self._cache[key] = (values, torch.as_tensor(self.lower, device=device, dtype=dtype),
+                                torch.as_tensor(self.upper, device=device, dtype=dtype),
+                                values[:, :1].contiguous())  # the distance channel alone
         return self._cache[key]
 
     def _sample(self, points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """points (B, N, 3) → (d (B, N), interpolated ∇d (B, N, 3)); outside the box d grows by the distance to it."""
         check_shape("points", points, ("B", "N", 3))
-        values, lo, hi = self._tensors(points.device, points.dtype)
+        values, lo, hi, _ = self._tensors(points.device, points.dtype)
         inside_box = torch.maximum(torch.minimum(points, hi), lo)
         outside = inside_box - points
         normalized = (inside_box - lo) / (hi - lo) * 2 - 1
@@ -91,8 +92,15 @@ class SDFGrid:
         return out[..., 0] + far, grad
 
     def __call__(self, points: torch.Tensor) -> torch.Tensor:
-        """points (B, N, 3) m → d (B, N) m, trilinear, differentiable w.r.t. the points."""
-        return self._sample(points)[0]
+        """points (B, N, 3) m → d (B, N) m, trilinear, differentiable w.r.t. the points (= ``signed_distance``'s d,
+        sampling the distance channel only: ~4x cheaper)."""
+        check_shape("points", points, ("B", "N", 3))
+        _, lo, hi, distance = self._tensors(points.device, points.dtype)
+        inside_box = torch.maximum(torch.minimum(points, hi), lo)
+        normalized = (inside_box - lo) / (hi - lo) * 2 - 1
+        out = F.grid_sample(distance, normalized.reshape(1, 1, 1, -1, 3), mode="bilinear", padding_mode="border",
+                            align_corners=True)  # (1, 1, 1, 1, B·N)
+        return out.reshape(points.shape[:-1]) + (inside_box - points).norm(dim=-1)
 
     def signed_distance(self, points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """points (B, N, 3) → (d (B, N), outward unit normal (B, N, 3)).

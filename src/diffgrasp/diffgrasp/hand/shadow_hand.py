@@ -30,7 +30,7 @@ UNIT_QUATERNION_TOLERANCE = 1e-3
 ROTATION_TOLERANCE = 1e-3
 
 
-class _LinkPoints:
+class LinkPoints:
     """Points attached to links, grouped by link so that a transform is one GEMM per link (no per-point gather)."""
 
     def __init__(self, link_index: np.ndarray, points: np.ndarray) -> None:
@@ -104,14 +104,14 @@ class ShadowHand:
         cc = load_contact_candidates()
         self.contact_names: tuple[str, ...] = cc.names
         self.contact_links: tuple[str, ...] = cc.links
-        self._contact = _LinkPoints(index_of(cc.links, "contact candidates"), cc.positions)
+        self._contact = LinkPoints(index_of(cc.links, "contact candidates"), cc.positions)
         self._contact_normals = cc.normals
         sp = load_surface_points()
-        self._surface = _LinkPoints(index_of(sp.links, "surface points")[sp.link_index], sp.points)
+        self._surface = LinkPoints(index_of(sp.links, "surface points")[sp.link_index], sp.points)
         caps = load_collision_capsules()
         self.capsule_names: tuple[str, ...] = caps.names
         self._capsule_link = index_of(caps.links, "capsules")
-        self._capsule_ends = _LinkPoints(np.concatenate([self._capsule_link, self._capsule_link]),
+        self._capsule_ends = LinkPoints(np.concatenate([self._capsule_link, self._capsule_link]),
                                          np.concatenate([caps.a, caps.b]))
         self._capsule_np = {"radius": caps.radius}
         self._pairs_np = caps.pairs
@@ -254,6 +254,18 @@ class ShadowHand:
         points = self._contact.gather_transform(poses, self._contact_cache)
         normals = self._contact.gather_transform(poses, self._contact_cache, values=self._contact_normals_t)
         return points, normals
+
+    def surface_subset(self, index: np.ndarray) -> tuple[LinkPoints, dict]:
+        """The surface samples ``index`` (n,) as their own point set and its tensors, for ``transform_points``."""
+        index = np.asarray(index, dtype=np.int64)
+        subset = LinkPoints(self._surface.link_index[index], self._surface.points[index])
+        return subset, subset.tensors(self.device, self.dtype)
+
+    def transform_points(self, points: tuple[LinkPoints, dict], palm_pos: torch.Tensor, palm_rot: torch.Tensor,
+                         q22: torch.Tensor | Mapping) -> torch.Tensor:
+        """A point set of ``surface_subset`` → (B, n, 3) m in the object frame."""
+        point_set, cache = points
+        return point_set.transform(self.links_in_object(palm_pos, palm_rot, q22), cache)
 
     def surface_points(self, palm_pos: torch.Tensor, palm_rot: torch.Tensor, q22: torch.Tensor | Mapping
                        ) -> torch.Tensor:

@@ -7,6 +7,7 @@ from diffgrasp.losses.penetration import (
     capsule_signed_distance,
     hand_in_object_penetration,
     object_in_hand_penetration,
+    sparse_hand_in_object_penetration,
 )
 from diffgrasp.losses.q1 import direction_set, generalized_q1, support_function
 from diffgrasp.losses.q1_exact import contact_wrenches, exact_q1
@@ -28,6 +29,7 @@ __all__ = [
     "hand_in_object_penetration",
     "joint_limit_violation",
     "object_in_hand_penetration",
+    "sparse_hand_in_object_penetration",
     "segment_segment_distance",
     "self_collision",
     "support_function",

@@ -20,7 +20,7 @@ import torch
 from diffgrasp.geometry.object_model import ObjectModel
 from diffgrasp.losses.closeness import closeness
 from diffgrasp.losses.joint_limits import joint_limit_violation
-from diffgrasp.losses.penetration import hand_in_object_penetration, object_in_hand_penetration
+from diffgrasp.losses.penetration import object_in_hand_penetration, sparse_hand_in_object_penetration
 from diffgrasp.losses.q1 import generalized_q1
 from diffgrasp.losses.self_collision import self_collision
 
@@ -98,17 +98,18 @@ class GraspLoss:
     forward(palm_pos (B, 3) m, palm_rot (B, 3, 3), q22 (B, 22) rad), all in the object frame → LossBreakdown.
     Device and dtype follow the inputs (the hand must be on the same device/dtype).
 
-    ``surface_sdf``: optional faster signed distance (points (B, P, 3) → (d (B, P), normal)) for the many hand surface
-    samples of the penetration term (e.g. a precomputed grid); default the exact ``obj.signed_distance``, which costs
-    ~5 µs per point on one CPU core (≈ 25 ms per grasp for ~4,900 samples). Q1 and closeness always use the exact one.
+    ``surface_distance``: optional faster signed distance (points (B, P, 3) → d (B, P)) for the many hand surface
+    samples of the penetration term (e.g. a precomputed grid's); default the exact ``obj.signed_distance``, which costs
+    ~5 µs per point on one CPU core (≈ 25 ms per grasp for ~4,900 samples). Q1 and closeness use ``obj``'s.
+    Both penetration terms differentiate only the penetrating pairs (same value and gradient as the dense sums).
     """
 
     def __init__(self, hand: Any, obj: ObjectModel, config: LossConfig | None = None,
-                 surface_sdf: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]] | None = None) -> None:
+                 surface_distance: Callable[[torch.Tensor], torch.Tensor] | None = None) -> None:
         self.hand = hand
         self.obj = obj
         self.config = config or LossConfig()
-        self.surface_sdf = surface_sdf or obj.signed_distance
+        self.surface_distance = surface_distance or (lambda points: obj.signed_distance(points)[0])
         self._object_points = obj.surface_samples(self.config.object_samples, seed=self.config.seed)
         names = list(hand.joint_names)
         self._finger_index = [names.index(n) for n in hand.finger_joint_names]
@@ -140,8 +141,7 @@ class GraspLoss:
         terms["neg_q1"] = -q1
 
         surface = self.hand.surface_points(palm_pos, palm_rot, q22)                 # (B, P, 3)
-        d_s, _ = self.surface_sdf(surface)
-        terms["penetration"] = hand_in_object_penetration(d_s)
+        terms["penetration"] = sparse_hand_in_object_penetration(surface, self.surface_distance)
 
         a, b, radius = self.hand.collision_capsules(palm_pos, palm_rot, q22)
         radius = radius.to(a.dtype)

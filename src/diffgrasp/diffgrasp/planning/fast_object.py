@@ -58,10 +58,12 @@ class SurfaceSubsetHand:
             rank[members] = torch.arange(len(members))
         self._subset = order[rank % stride == 0].to(hand.device)
         self.surface_link_index = hand.surface_link_index[self._subset]
+        # Transform only the subset (selecting it from all samples cost more than transforming them all).
+        self._points = hand.surface_subset(self._subset.cpu().numpy())
 
     def __getattr__(self, name: str):
         return getattr(self._hand, name)
 
     def surface_points(self, palm_pos: torch.Tensor, palm_rot: torch.Tensor, q22: torch.Tensor) -> torch.Tensor:
         """(B, P', 3) m: the subset of ``ShadowHand.surface_points``."""
-        return self._hand.surface_points(palm_pos, palm_rot, q22).index_select(1, self._subset)
+        return self._hand.transform_points(self._points, palm_pos, palm_rot, q22)

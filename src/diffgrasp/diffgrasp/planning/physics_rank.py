@@ -41,7 +41,7 @@ def settle_motion(mesh: trimesh.Trimesh, name: str, phases: dict[str, np.ndarray
     from diffgrasp.sim.settle import SettleSimulator
 
     t0 = time.perf_counter()
-    test = EvaluateConfig()  # the physics test's own scene and ramps
+    test = dataclasses.replace(EvaluateConfig(), coacd=config.coacd)  # the physics test's own scene and ramps
     prepared = prepare_mesh(mesh, test, name=name, progress=False)
     model, index = build_scene(prepared.pieces, prepared.com, prepared.inertia, test.scene_params())
     displacement, rotation = SettleSimulator(model, index, test, threads=config.threads).settle(

@@ -212,7 +212,7 @@ def _diffgrasp_energy(hand: ShadowHand, obj: ObjectModel, grid: GridObject, coup
     # The grid answers the many skin samples; the ~45 contact candidates (Q1, closeness) use the exact distance
     # unless grid_contacts (the exact BVH query was a third of an iteration's time).
     grasp_loss = GraspLoss(SurfaceSubsetHand(hand, config.surface_stride), grid if config.grid_contacts else obj,
-                           loss_cfg, surface_sdf=grid.signed_distance)
+                           loss_cfg, surface_distance=grid.grid)
 
     skin = SurfaceSubsetHand(hand, config.surface_stride)
     plane_t = None if plane is None else torch.as_tensor(plane, dtype=hand.dtype, device=hand.device)

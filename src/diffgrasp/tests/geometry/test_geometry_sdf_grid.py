@@ -51,3 +51,17 @@ def test_grid_is_differentiable_in_float64():
     d, n = grid.signed_distance(pts)
     (g,) = torch.autograd.grad(d.sum(), pts)
     assert torch.allclose(g / g.norm(dim=-1, keepdim=True), n, atol=0.05)  # ∂d/∂x agrees with the normal
+
+
+def test_distance_only_call_equals_signed_distance_inside_and_outside_the_box():
+    obj = _sphere()
+    grid = SDFGrid(obj, voxel_size=0.003, margin=0.01)
+    rng = np.random.default_rng(3)
+    pts = torch.as_tensor(rng.uniform([0.0, -0.1, -0.08], [0.2, 0.1, 0.12], size=(2, 500, 3)))
+    pts.requires_grad_(True)
+    d_call = grid(pts)
+    d_full, _ = grid.signed_distance(pts)
+    assert torch.allclose(d_call, d_full, atol=1e-12)
+    (g_call,) = torch.autograd.grad(d_call.sum(), pts)
+    (g_full,) = torch.autograd.grad(d_full.sum(), pts)
+    assert torch.allclose(g_call, g_full, atol=1e-9)

@@ -15,7 +15,9 @@ from diffgrasp.losses import (
     object_in_hand_penetration,
     segment_segment_distance,
     self_collision,
+    sparse_hand_in_object_penetration,
 )
+from diffgrasp.losses.penetration import dense_object_in_hand_penetration
 
 f64 = torch.float64
 
@@ -83,6 +85,48 @@ def test_object_in_hand_penetration():
     a = a.clone().requires_grad_(True)
     assert torch.autograd.gradcheck(lambda x: object_in_hand_penetration(points, x, b, radius), (a,),
                                     eps=1e-7, atol=1e-6)
+
+
+def _random_hand_like_capsules(rng, batch: int = 6, count: int = 9):
+    a = torch.as_tensor(rng.uniform(-0.05, 0.05, size=(batch, count, 3)))
+    b = a + torch.as_tensor(rng.normal(scale=0.02, size=(batch, count, 3)))
+    b[:, 0] = a[:, 0]                                                   # a sphere among them
+    radius = torch.as_tensor(rng.uniform(0.005, 0.015, size=count))
+    return a, b, radius
+
+
+def test_object_in_hand_penetration_matches_the_dense_reference_in_value_and_gradient():
+    rng = np.random.default_rng(0)
+    a, b, radius = _random_hand_like_capsules(rng)
+    points = torch.as_tensor(rng.uniform(-0.06, 0.06, size=(300, 3)))
+    a.requires_grad_(True)
+    sparse = object_in_hand_penetration(points, a, b, radius)
+    dense = dense_object_in_hand_penetration(points, a, b, radius)
+    assert (dense > 0).sum() >= 4 and torch.allclose(sparse, dense, atol=1e-14)
+    (g_sparse,) = torch.autograd.grad(sparse.sum(), a)
+    (g_dense,) = torch.autograd.grad(dense.sum(), a)
+    assert g_dense.abs().max() > 1 and torch.allclose(g_sparse, g_dense, atol=1e-10)
+    assert torch.autograd.gradcheck(lambda x: object_in_hand_penetration(points[:40], x, b, radius), (a,),
+                                    eps=1e-7, atol=1e-6)
+    none_inside = object_in_hand_penetration(points + 1.0, a, b, radius)  # far away: exactly zero, still (B,)
+    assert none_inside.shape == (6,) and (none_inside == 0).all()
+
+
+def test_sparse_hand_in_object_penetration_matches_the_dense_sum(shared_objects):
+    obj = ObjectModel.from_file(shared_objects / "009_gelatin_box.obj")
+    rng = np.random.default_rng(1)
+    surface = obj.surface_samples(200, seed=0)
+    points = torch.as_tensor(surface[None] + rng.normal(scale=0.004, size=(3, 200, 3))).requires_grad_(True)
+    distance = lambda p: obj.signed_distance(p)[0]  # noqa: E731
+    sparse = sparse_hand_in_object_penetration(points, distance)
+    dense = hand_in_object_penetration(distance(points))
+    assert (dense > 0).all() and torch.allclose(sparse, dense, atol=1e-14)
+    (g_sparse,) = torch.autograd.grad(sparse.sum(), points)
+    (g_dense,) = torch.autograd.grad(dense.sum(), points)
+    assert torch.allclose(g_sparse, g_dense, atol=1e-12)
+    x = points[:1, :20].detach().clone().requires_grad_(True)
+    assert torch.autograd.gradcheck(lambda p: sparse_hand_in_object_penetration(p, distance), (x,),
+                                    eps=1e-7, atol=1e-5)
 
 
 def test_hand_penetration_grows_with_depth(shared_objects):
