@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from diffgrasp.sim.convex_decomposition import CoacdConfig
+
 NOISE_MODELS = ("realsense", "none")
 
 
@@ -23,6 +25,9 @@ class DemoConfig:
     num_grasps: ranked grasps kept after refinement (k); planner_candidates: refined together (the planner's
     ``min_candidates``, one per grasp otherwise); planner_iterations: Adam steps; planner_time_budget_s: refinement
     stops early after this (the best grasps so far are post-processed; status ``time_budget``).
+    planner_physics_rank: rank the refined candidates by the planner's hand-only physics test on the fused mesh
+    (``PlannerConfig.physics_rank``) before the rehearsal; scan_coacd: its convex decomposition settings (coarse: a
+    noisy scan took 86 s with the physics test's settings, ~3 s with these).
     network_checkpoint: "" = the packaged checkpoint; without one the planner starts from random initialisation and
     the report says so. network_grasps: predictions used as initial candidates.
     min_approach_elevation_deg / min_forearm_elevation_deg: initial candidates (network or random) come from above
@@ -43,10 +48,14 @@ class DemoConfig:
     noise: str = "realsense"
     object_xy: tuple[float, float] = (0.0, 0.0)
     num_grasps: int = 16
-    planner_candidates: int = 48
+    planner_candidates: int = 96
     planner_iterations: int = 150
     planner_time_budget_s: float = 90.0
     planner_config: str = ""
+    planner_physics_rank: bool = True
+    scan_coacd: CoacdConfig = dataclasses.field(default_factory=lambda: CoacdConfig(
+        threshold=0.1, max_convex_hull=8, preprocess_resolution=20, resolution=500, mcts_iterations=20,
+        mcts_nodes=10))
     fusion_config: str = ""
     execution_config: str = ""
     network_checkpoint: str = ""

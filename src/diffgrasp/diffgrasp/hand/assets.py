@@ -25,7 +25,7 @@ from diffgrasp.data import data_path, shadow_hand_mjcf
 from diffgrasp.hand.kinematics import quat_wxyz_to_matrix_np
 
 __all__ = [
-    "CollisionCapsules", "ContactCandidates", "SurfacePoints", "hand_model", "link_meshes",
+    "CollisionCapsules", "ContactCandidates", "SurfacePoints", "forearm_collision_points", "hand_model", "link_meshes",
     "load_collision_capsules", "load_contact_candidates", "load_surface_points",
 ]
 
@@ -54,6 +54,35 @@ def link_meshes(model: mujoco.MjModel | None = None, group: int = VISUAL_GROUP) 
         name = model.body(int(model.geom_bodyid[g])).name
         parts.setdefault(name, []).append(trimesh.Trimesh(verts, model.mesh_face[f0:f0 + nf].copy(), process=False))
     return {name: trimesh.util.concatenate(p) if len(p) > 1 else p[0] for name, p in parts.items()}
+
+
+@lru_cache(maxsize=1)
+def forearm_collision_points() -> np.ndarray:
+    """(N, 3) m, rh_forearm frame: vertices of the convex hull of the forearm's collision geoms (mesh and box).
+
+    The forearm's skin samples cover only its slim visual shell near the wrist; the collision geometry the robot
+    scene (and a real table) meets is a 15 x 15 x 18 cm housing. Its hull's vertices bound it against any plane.
+    """
+    model = hand_model()
+    body = model.body("rh_forearm").id
+    points = []
+    for g in range(model.ngeom):
+        if int(model.geom_bodyid[g]) != body or int(model.geom_group[g]) != COLLISION_GROUP:
+            continue
+        rot = quat_wxyz_to_matrix_np(model.geom_quat[g])
+        if int(model.geom_type[g]) == int(mujoco.mjtGeom.mjGEOM_MESH):
+            mid = int(model.geom_dataid[g])
+            v0, nv = int(model.mesh_vertadr[mid]), int(model.mesh_vertnum[mid])
+            local = model.mesh_vert[v0:v0 + nv].astype(np.float64)
+        elif int(model.geom_type[g]) == int(mujoco.mjtGeom.mjGEOM_BOX):
+            corners = np.array(np.meshgrid([-1, 1], [-1, 1], [-1, 1], indexing="ij")).reshape(3, -1).T
+            local = corners * model.geom_size[g]
+        else:
+            raise ValueError(f"hand model: unsupported forearm collision geom type {int(model.geom_type[g])}")
+        points.append(local @ rot.T + model.geom_pos[g])
+    if not points:
+        raise ValueError("hand model: rh_forearm has no collision geoms")
+    return np.asarray(trimesh.convex.convex_hull(np.concatenate(points)).vertices)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ import torch
 from diffgrasp._checks import check_finite, check_shape
 from diffgrasp.geometry.rotations import quaternion_xyzw_to_matrix
 from diffgrasp.hand.assets import (
-    hand_model, load_collision_capsules, load_contact_candidates, load_surface_points,
+    forearm_collision_points, hand_model, load_collision_capsules, load_contact_candidates, load_surface_points,
 )
 from diffgrasp.hand.kinematics import KinematicTree
 from diffgrasp.hand.names import FINGER_JOINT_NAMES, JOINT_LIMITS, JOINT_NAMES
@@ -108,6 +108,12 @@ class ShadowHand:
         self._contact_normals = cc.normals
         sp = load_surface_points()
         self._surface = LinkPoints(index_of(sp.links, "surface points")[sp.link_index], sp.points)
+        # The forearm hull in the palm frame with the wrist at 0 (the planner's hand is rooted at the palm).
+        with torch.no_grad():
+            palm_in_forearm = self._full.forward(torch.zeros(1, len(JOINT_NAMES), dtype=dtype, device=device))
+            palm_in_forearm = palm_in_forearm[0, self.link_names.index(PALM_LINK)].double().cpu().numpy()
+        forearm = np.c_[forearm_collision_points(), np.ones(len(forearm_collision_points()))]
+        self._forearm_hull_np = (forearm @ np.linalg.inv(palm_in_forearm).T)[:, :3]
         caps = load_collision_capsules()
         self.capsule_names: tuple[str, ...] = caps.names
         self._capsule_link = index_of(caps.links, "capsules")
@@ -138,6 +144,7 @@ class ShadowHand:
         self._contact_normals_t = torch.as_tensor(self._contact_normals, **kw)
         self._surface_cache = self._surface.tensors(self.device, self.dtype)
         self._capsule_cache = self._capsule_ends.tensors(self.device, self.dtype)
+        self._forearm_hull_t = torch.as_tensor(self._forearm_hull_np, **kw)
         return self
 
     @property
@@ -254,6 +261,13 @@ class ShadowHand:
         points = self._contact.gather_transform(poses, self._contact_cache)
         normals = self._contact.gather_transform(poses, self._contact_cache, values=self._contact_normals_t)
         return points, normals
+
+    def forearm_hull_points(self, palm_pos: torch.Tensor, palm_rot: torch.Tensor) -> torch.Tensor:
+        """→ (B, N, 3) m, object frame: vertices of the convex hull of the forearm's collision geometry (wrist at 0;
+        the planner's links start at the palm, so its skin samples have no forearm), for clearance against a support
+        plane."""
+        palm = self._palm_pose(palm_pos, palm_rot, palm_pos.shape[0])
+        return self._forearm_hull_t @ palm[:, :3, :3].transpose(1, 2) + palm[:, None, :3, 3]
 
     def surface_subset(self, index: np.ndarray) -> tuple[LinkPoints, dict]:
         """The surface samples ``index`` (n,) as their own point set and its tensors, for ``transform_points``."""

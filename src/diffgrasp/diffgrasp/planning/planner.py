@@ -139,7 +139,7 @@ def _initial(obj: ObjectModel, n: int, hand: ShadowHand, coupling: JointCoupling
         # (the DexGraspNet-style baseline keeps its own random initialisation)
         p, r, u = _network_candidates(obj, n, hand, coupling, config, rng, all_predictions=config.method == "network")
         if plane is not None and config.method != "network":  # as for random starts: none from below the table
-            keep = (r[:, :, 1] @ torch.as_tensor(plane[:3], dtype=r.dtype, device=r.device) > -0.2).nonzero()[:, 0]
+            keep = _clear_of_plane(hand, p, r, plane).nonzero()[:, 0]
             p, r, u = p[keep], r[keep], u[keep]
         parts.append((p, r, u))
     have = sum(p[0].shape[0] for p in parts)
@@ -149,12 +149,20 @@ def _initial(obj: ObjectModel, n: int, hand: ShadowHand, coupling: JointCoupling
         draw = want if plane is None else 4 * want
         p, r, u = initial_candidates(obj.mesh, draw, coupling, config.init_config, rng, hand.dtype, hand.device)
         if plane is not None:
-            up = torch.as_tensor(plane[:3], dtype=hand.dtype, device=hand.device)
-            keep = (r[:, :, 1] @ up > -0.2).nonzero()[:, 0]
-            keep = torch.cat([keep, (r[:, :, 1] @ up <= -0.2).nonzero()[:, 0]])[:want]  # pad if too few
+            clear = _clear_of_plane(hand, p, r, plane)
+            keep = torch.cat([clear.nonzero()[:, 0], (~clear).nonzero()[:, 0]])[:want]  # pad if too few
             p, r, u = p[keep], r[keep], u[keep]
         parts.append((p, r, u))
     return tuple(torch.cat([p[i] for p in parts]) for i in range(3))
+
+
+def _clear_of_plane(hand: ShadowHand, position: torch.Tensor, rotation: torch.Tensor, plane: np.ndarray
+                    ) -> torch.Tensor:
+    """(B,) bool: the palm approaches from the plane's free side (its +y no more than ~12° below the plane) and the
+    forearm housing starts above the plane (a table)."""
+    up = torch.as_tensor(plane[:3], dtype=rotation.dtype, device=rotation.device)
+    forearm = hand.forearm_hull_points(position, rotation) @ up + float(plane[3])
+    return (rotation[:, :, 1] @ up > -0.2) & (forearm.amin(1) > 0)
 
 
 def _network_candidates(obj: ObjectModel, n: int, hand: ShadowHand, coupling: JointCoupling,
@@ -232,8 +240,10 @@ def _diffgrasp_energy(hand: ShadowHand, obj: ObjectModel, grid: GridObject, coup
         out = grasp_loss(position, rotation, q22)
         if plane_t is None:
             return out.total, out.terms
-        support = support_plane_violation(skin.surface_points(position, rotation, q22), plane_t,
-                                          config.support_margin_m)
+        # The skin and the forearm's bulky housing (its hull's vertices): the housing is what meets a table first.
+        points = torch.cat([skin.surface_points(position, rotation, q22), hand.forearm_hull_points(position, rotation)],
+                           dim=1)
+        support = support_plane_violation(points, plane_t, config.support_margin_m)
         return out.total + config.w_support * support, {**out.terms, "support_plane": support}
 
     return energy

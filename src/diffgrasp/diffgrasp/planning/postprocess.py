@@ -183,8 +183,10 @@ class GraspPostprocessor:
         surf = self.hand.surface_points(closed.position, closed.rotation, closed.q22)
         d, _ = self.obj.signed_distance(surf)
         penetration = (-d).clamp_min(0).amax(1)
-        below = torch.zeros_like(penetration) if self.plane is None else \
-            (-(surf @ self.plane[:3] + self.plane[3])).clamp_min(0).amax(1)
+        below = torch.zeros_like(penetration)
+        if self.plane is not None:  # the skin and the forearm housing below the support plane
+            hull = self.hand.forearm_hull_points(closed.position, closed.rotation)
+            below = (-(torch.cat([surf, hull], dim=1) @ self.plane[:3] + self.plane[3])).clamp_min(0).amax(1)
         a, b, r = self.hand.collision_capsules(closed.position, closed.rotation, closed.q22)
         self_pen = self_penetration(a, b, r)
         pts, _ = self.hand.contact_candidates(closed.position, closed.rotation, closed.q22)

@@ -13,7 +13,7 @@ import trimesh
 
 from diffgrasp.hand import ShadowHand
 from diffgrasp.hand.assets import (
-    hand_model, link_meshes, load_collision_capsules, load_contact_candidates, load_surface_points,
+    forearm_collision_points, hand_model, link_meshes, load_collision_capsules, load_contact_candidates, load_surface_points,
 )
 
 REPO = Path(__file__).resolve().parents[4]
@@ -159,3 +159,38 @@ def test_generator_outputs_up_to_date() -> None:
     result = subprocess.run([sys.executable, str(REPO / "scripts" / "generate_hand_assets.py"), "--check"],
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_forearm_hull_points_follow_the_mujoco_forearm_geoms():
+    import mujoco
+
+    model = hand_model()
+    data = mujoco.MjData(model)
+    data.qpos[:] = 0.0  # the wrist at 0, as the planner assumes
+    mujoco.mj_forward(model, data)
+    hand = ShadowHand(dtype=torch.float64)
+
+    def pose(body: str) -> tuple[np.ndarray, np.ndarray]:
+        b = model.body(body).id
+        return data.xmat[b].reshape(3, 3), data.xpos[b]
+
+    palm_rot, palm_pos = pose("rh_palm")
+    ours = hand.forearm_hull_points(torch.as_tensor(palm_pos)[None], torch.as_tensor(palm_rot)[None])[0].numpy()
+    fore_rot, fore_pos = pose("rh_forearm")
+    assert np.allclose(ours, forearm_collision_points() @ fore_rot.T + fore_pos, atol=1e-12)
+    # Every vertex of the forearm's collision mesh lies in the hull of ours.
+    forearm = model.body("rh_forearm").id
+    hull = trimesh.convex.convex_hull(ours)
+    for g in range(model.ngeom):
+        if model.geom_bodyid[g] == forearm and model.geom_group[g] == 3 and model.geom_type[g] == 7:
+            mid = model.geom_dataid[g]
+            v = model.mesh_vert[model.mesh_vertadr[mid]:model.mesh_vertadr[mid] + model.mesh_vertnum[mid]]
+            rot = data.geom_xmat[g].reshape(3, 3)
+            world = v @ rot.T + data.geom_xpos[g]
+            assert (hull.nearest.signed_distance(world) > -1e-6).all()
+    assert hull.volume > 0.15 * 0.14 * 0.15  # the 15 x 15 x 18 cm housing
+    skin = hand.surface_points(torch.as_tensor(palm_pos)[None], torch.as_tensor(palm_rot)[None],
+                               torch.zeros(1, 22, dtype=torch.float64))[0].numpy()
+    # The planner's skin starts at the palm: the housing reaches ~25 cm behind it, the skin does not.
+    behind = -palm_rot[:, 2]
+    assert ((ours - palm_pos) @ behind).max() > 0.2 > 0.1 > ((skin - palm_pos) @ behind).max()

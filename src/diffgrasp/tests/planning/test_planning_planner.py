@@ -128,7 +128,7 @@ def test_support_plane_keeps_the_hand_above_the_table(tmp_path):
 
     path = tmp_path / "box_on_table.obj"
     trimesh.creation.box(extents=(0.05, 0.05, 0.07)).apply_translation([0.0, 0.0, 0.035]).export(path)
-    cfg = PlannerConfig(min_candidates=8, candidates_per_grasp=1, optim=OptimConfig(iterations=15),
+    cfg = PlannerConfig(min_candidates=16, candidates_per_grasp=1, optim=OptimConfig(iterations=30),
                         support_plane=(0.0, 0.0, 1.0, 0.0))
     result = plan_grasps(path, k=4, seed=0, config=cfg)
     assert result.grasps
@@ -138,6 +138,8 @@ def test_support_plane_keeps_the_hand_above_the_table(tmp_path):
         q = torch.tensor([[g.joints[n] for n in FINGER_JOINT_NAMES]], dtype=torch.float64)
         skin = hand.surface_points(torch.as_tensor(g.palm_position)[None], rot, q)
         assert skin[..., 2].min() > -cfg.post.max_penetration_m
+        forearm = hand.forearm_hull_points(torch.as_tensor(g.palm_position)[None], rot)  # the bulky housing too
+        assert forearm[..., 2].min() > -cfg.post.max_penetration_m
     with pytest.raises(ValueError, match="unit normal"):
         plan_grasps(path, k=1, config=PlannerConfig(support_plane=(0.0, 0.0, 2.0, 0.0)))
 
