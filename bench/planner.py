@@ -95,6 +95,12 @@ def run_variant(name: str, config: PlannerConfig, objects: list[str], k: int, wo
                      "fails": [r.failed_direction for r in report.results if not r.passed] if report else []})
         print(f"  {name:28s} {obj:28s} {passed:2d}/{k} passed ({len(result.grasps)} returned) "
               f"plan {seconds:6.1f} s", flush=True)
+    return summarize(name, rows, k)
+
+
+def summarize(name: str, rows: list[dict], k: int) -> dict:
+    """One table row from per-object ``rows`` (as ``run_variant`` collects them; runs over several object subsets
+    merge by concatenating their rows)."""
     pens = [p for r in rows for p in r["penetration_m"]]
     total_pass = sum(r["passed"] for r in rows)
     plan_s = sum(r["plan_s"] for r in rows)
