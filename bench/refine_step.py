@@ -10,26 +10,15 @@ from __future__ import annotations
 
 import argparse
 import platform
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
 import trimesh
+from losses import timeit  # bench/losses.py (this folder is on sys.path when run as a script)
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "objects"
-
-
-def median_ms(fn: Callable[[], object], repeats: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return 1000 * float(np.median(times))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -100,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
           f"torch {torch.__version__}, {args.threads} thread(s), {platform.machine()}")
     print(f"{'row':36s} {'ms/batch':>9s} {'ms/cand':>8s}")
     for name, fn in rows.items():
-        ms = median_ms(fn, args.repeats)
+        ms = 1000 * timeit(fn, args.repeats)[0]
         print(f"{name:36s} {ms:9.1f} {ms / args.batch:8.2f}")
     return 0
 

@@ -112,8 +112,8 @@ class ShadowHand:
         with torch.no_grad():
             palm_in_forearm = self._full.forward(torch.zeros(1, len(JOINT_NAMES), dtype=dtype, device=device))
             palm_in_forearm = palm_in_forearm[0, self.link_names.index(PALM_LINK)].double().cpu().numpy()
-        forearm = np.c_[forearm_collision_points(), np.ones(len(forearm_collision_points()))]
-        self._forearm_hull_np = (forearm @ np.linalg.inv(palm_in_forearm).T)[:, :3]
+        forearm_in_palm = np.linalg.inv(palm_in_forearm)
+        self._forearm_hull_np = forearm_collision_points() @ forearm_in_palm[:3, :3].T + forearm_in_palm[:3, 3]
         caps = load_collision_capsules()
         self.capsule_names: tuple[str, ...] = caps.names
         self._capsule_link = index_of(caps.links, "capsules")

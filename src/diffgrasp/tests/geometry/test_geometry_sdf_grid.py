@@ -65,3 +65,10 @@ def test_distance_only_call_equals_signed_distance_inside_and_outside_the_box():
     (g_call,) = torch.autograd.grad(d_call.sum(), pts)
     (g_full,) = torch.autograd.grad(d_full.sum(), pts)
     assert torch.allclose(g_call, g_full, atol=1e-9)
+
+
+def test_no_points_give_empty_answers():
+    grid = SDFGrid(_sphere(), voxel_size=0.004)
+    none = torch.zeros(1, 0, 3, dtype=torch.float64)
+    d, n = grid.signed_distance(none)
+    assert d.shape == (1, 0) and n.shape == (1, 0, 3) and grid(none).shape == (1, 0)

@@ -255,3 +255,22 @@ def test_reported_penetration_is_exact_whatever_refinement_reads(box_path, grid_
         d, _ = obj.signed_distance(hand.surface_points(torch.tensor(np.asarray(g.palm_position))[None], rot, q))
         assert abs(float((-d).clamp_min(0).max()) - g.metrics["penetration_m"]) < 2e-5
         assert g.metrics["penetration_m"] <= PostprocessConfig().max_penetration_m
+
+
+def test_refiner_skin_subset_equals_the_selected_full_skin():
+    import torch
+
+    from diffgrasp.hand import ShadowHand
+    from diffgrasp.planning.fast_object import SurfaceSubsetHand
+
+    hand = ShadowHand(dtype=torch.float64)
+    subset = SurfaceSubsetHand(hand, stride=4)
+    gen = torch.Generator().manual_seed(0)
+    pos = torch.rand(3, 3, generator=gen, dtype=torch.float64) * 0.1
+    rot = torch.as_tensor(Rotation.random(3, random_state=0).as_matrix())
+    q = hand.lower[2:] + (hand.upper[2:] - hand.lower[2:]) * torch.rand(3, 22, generator=gen, dtype=torch.float64)
+    full = hand.surface_points(pos, rot, q)
+    ours = subset.surface_points(pos, rot, q)
+    assert 0 < ours.shape[1] < full.shape[1]
+    assert torch.allclose(ours, full[:, subset._subset], atol=1e-12)
+    assert torch.equal(subset.surface_link_index, hand.surface_link_index[subset._subset])
