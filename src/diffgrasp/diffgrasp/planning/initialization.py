@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 import trimesh
+from scipy.spatial.transform import Rotation
 
 from diffgrasp.hand.coupling import JointCoupling
 from diffgrasp.planning.planner_config import InitConfig
@@ -53,7 +54,19 @@ def initial_candidates(mesh: trimesh.Trimesh, n: int, coupling: JointCoupling, c
     x_axis = np.cross(y_axis, z_axis)
     rot = np.stack([x_axis, y_axis, z_axis], axis=-1)  # columns = palm axes in the object frame
     standoff = config.standoff_m + rng.uniform(-1, 1, size=(n, 1)) * config.standoff_jitter_m
-    position = points + normals * standoff - np.einsum("nij,j->ni", rot, PALM_SKIN_POINT)
+    # Pinch starts: the point between thumb and fingertips sits just inside the hull point instead of the palm
+    # skin outside it, so a small object starts between the digits rather than under the palm. (No draws when off:
+    # palm-only starts keep their random stream.)
+    skin_point = np.broadcast_to(PALM_SKIN_POINT, (n, 3))
+    if config.pinch_fraction > 0 and trimesh.bounds.oriented_bounds(mesh.convex_hull)[1].min() <= \
+            config.pinch_max_thickness_m:
+        pinch = rng.random((n, 1)) < config.pinch_fraction
+        standoff = np.where(pinch, -config.pinch_depth_m * rng.random((n, 1)), standoff)
+        # ... and the hand pitches about the palm's x axis through that point (fingers towards or away from it).
+        pitch = np.where(pinch[:, 0], rng.uniform(-1, 1, size=n) * config.pinch_pitch_rad, 0.0)
+        rot = rot @ Rotation.from_rotvec(pitch[:, None] * np.array([[1.0, 0.0, 0.0]])).as_matrix()
+        skin_point = np.where(pinch, np.asarray(config.pinch_point)[None], skin_point)
+    position = points + normals * standoff - np.einsum("nij,nj->ni", rot, skin_point)
 
     lo, hi = coupling.limits(dtype=torch.float64)
     u = np.array([config.preshape.get(name, 0.0) for name in coupling.reduced_names])

@@ -21,6 +21,13 @@ class InitConfig:
     once, then copies perturbed by network_jitter_position_m (std of Gaussian palm-position noise per axis, m),
     network_jitter_rotation_rad (std of the angle of a random rotation about a uniformly random axis, applied to the
     palm orientation) and network_jitter_joints_rad (std of Gaussian noise on the reduced joints, clipped to limits).
+
+    Pinch starts (a pinch_fraction share of the random ones): instead of the palm's skin sitting standoff_m outside
+    the hull point, the hand's pinch_point (rh_palm frame, m; between the thumb tip and the first two fingertips in the
+    pre-shape) sits up to pinch_depth_m inside it, and the hand is pitched about the palm's x axis through that point
+    by a uniform angle in ±pinch_pitch_rad. Small or flat objects (on a table above all) start between the digits;
+    from palm starts their refinement ends in a fist above them. Only objects whose thinnest extent (of the oriented
+    bounding box) is at most pinch_max_thickness_m get pinch starts: a large ball does not fit between the digits.
     """
 
     standoff_m: float = 0.025
@@ -34,8 +41,17 @@ class InitConfig:
     network_jitter_position_m: float = 0.005
     network_jitter_rotation_rad: float = 0.1
     network_jitter_joints_rad: float = 0.1
+    pinch_fraction: float = 0.0
+    pinch_point: tuple[float, float, float] = (0.02, -0.06, 0.13)
+    pinch_depth_m: float = 0.01
+    pinch_pitch_rad: float = 0.8
+    pinch_max_thickness_m: float = 0.08
 
     def __post_init__(self) -> None:
+        if not 0.0 <= self.pinch_fraction <= 1.0:
+            raise ValueError(f"planner.init_config.pinch_fraction: must be in [0, 1], got {self.pinch_fraction}")
+        if len(self.pinch_point) != 3:
+            raise ValueError(f"planner.init_config.pinch_point: expected 3 coordinates (m), got {self.pinch_point}")
         for name in ("network_jitter_position_m", "network_jitter_rotation_rad", "network_jitter_joints_rad"):
             if not float(getattr(self, name)) >= 0:
                 raise ValueError(f"planner.init_config.{name}: must be >= 0, got {getattr(self, name)}")
