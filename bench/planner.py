@@ -6,7 +6,7 @@ objects with at least one passing grasp, median / max penetration, contact count
 rotation angle, mean std of the joint vector), planning seconds per grasp and passing grasps per planning second.
 ``--ablation`` adds rows for variants of our planner (no Q1 term, 16 vs 256 Q1 directions, no closeness, no
 post-processing, no physics ranking, physics ranking by the settle alone, 4 and 8 candidates per grasp, random
-starts instead of the network's: palm starts only, half of them pinch starts).
+starts instead of the network's: palm starts only, half of them pinch starts; half network, half random starts).
 
 Usage: ``.venv/bin/python bench/planner.py [--objects NAME,...] [-k 16] [--split val] [--methods diffgrasp,dexgraspnet]
 [--ablation] [--json out.json]``
@@ -55,6 +55,7 @@ ABLATIONS: dict[str, PlannerConfig] = {
     "8 candidates per grasp": PlannerConfig(candidates_per_grasp=8),
     "random init: palm starts": PlannerConfig(init="random", init_config=InitConfig(pinch_fraction=0.0)),
     "random init: ½ pinch starts": PlannerConfig(init="random", init_config=InitConfig(pinch_fraction=0.5)),
+    "½ network + ½ random (pinch)": PlannerConfig(init_config=InitConfig(network_share=0.5, pinch_fraction=0.5)),
 }
 RAW = {"no post-processing"}  # variants whose grasps are judged without the planner's pregrasp/squeeze
 

@@ -137,7 +137,9 @@ def _initial(obj: ObjectModel, n: int, hand: ShadowHand, coupling: JointCoupling
         parts.append(_grasps_to_tensors(initial_grasps, coupling, hand.dtype, hand.device, to_canonical))
     elif (config.init == "network" and config.method == "diffgrasp") or config.method == "network":
         # (the DexGraspNet-style baseline keeps its own random initialisation)
-        p, r, u = _network_candidates(obj, n, hand, coupling, config, rng, all_predictions=config.method == "network")
+        share = 1.0 if config.method == "network" else config.init_config.network_share
+        p, r, u = _network_candidates(obj, round(n * share), hand, coupling, config, rng,
+                                      all_predictions=config.method == "network")
         if plane is not None and config.method != "network":  # as for random starts: none from below the table
             keep = _clear_of_plane(hand, p, r, plane).nonzero()[:, 0]
             p, r, u = p[keep], r[keep], u[keep]

@@ -17,8 +17,8 @@ class InitConfig:
     standoff_m: gap between the hull and the palm's skin at start (m). joint_noise_rad: uniform noise on the
     pre-shape. preshape: name → rad for the reduced joints (others 0); the thumb is opposed and half closed.
 
-    Network initialisation (``init: network``) uses the network's G predictions for all candidates: the predictions
-    once, then copies perturbed by network_jitter_position_m (std of Gaussian palm-position noise per axis, m),
+    Network initialisation (``init: network``) uses the network's G predictions for a network_share of the candidates
+    (the rest are random starts, as ``init: random``): the predictions once, then copies perturbed by network_jitter_position_m (std of Gaussian palm-position noise per axis, m),
     network_jitter_rotation_rad (std of the angle of a random rotation about a uniformly random axis, applied to the
     palm orientation) and network_jitter_joints_rad (std of Gaussian noise on the reduced joints, clipped to limits).
 
@@ -41,6 +41,7 @@ class InitConfig:
     network_jitter_position_m: float = 0.005
     network_jitter_rotation_rad: float = 0.1
     network_jitter_joints_rad: float = 0.1
+    network_share: float = 1.0
     pinch_fraction: float = 0.0
     pinch_point: tuple[float, float, float] = (0.02, -0.06, 0.13)
     pinch_depth_m: float = 0.01
@@ -48,8 +49,9 @@ class InitConfig:
     pinch_max_thickness_m: float = 0.08
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.pinch_fraction <= 1.0:
-            raise ValueError(f"planner.init_config.pinch_fraction: must be in [0, 1], got {self.pinch_fraction}")
+        for name in ("pinch_fraction", "network_share"):
+            if not 0.0 <= float(getattr(self, name)) <= 1.0:
+                raise ValueError(f"planner.init_config.{name}: must be in [0, 1], got {getattr(self, name)}")
         if len(self.pinch_point) != 3:
             raise ValueError(f"planner.init_config.pinch_point: expected 3 coordinates (m), got {self.pinch_point}")
         for name in ("network_jitter_position_m", "network_jitter_rotation_rad", "network_jitter_joints_rad"):

@@ -146,7 +146,7 @@ def test_support_plane_keeps_the_hand_above_the_table(tmp_path):
         plan_grasps(path, k=1, config=PlannerConfig(support_plane=(0.0, 0.0, 2.0, 0.0)))
 
 
-def test_network_init_uses_only_the_network(box_path, tmp_path, monkeypatch):
+def test_network_init_uses_the_network_for_its_share(box_path, tmp_path, monkeypatch):
     import torch
 
     import diffgrasp.network as network
@@ -192,6 +192,19 @@ def test_network_init_uses_only_the_network(box_path, tmp_path, monkeypatch):
     again = plan_grasps(box_path, k=2, seed=1, config=cfg)  # jitter drawn from the planner's seeded rng
     assert [gr.to_dict() for gr in again.grasps] == [gr.to_dict() for gr in result.grasps]
     assert np.array_equal(seen["initial"][0].double().numpy(), pos)
+
+    half = dataclasses.replace(cfg, init_config=dataclasses.replace(jitter, network_share=0.5))
+    plan_grasps(box_path, k=2, seed=1, config=half)
+    pos, rot, _ = (t.double().numpy() for t in seen["initial"])
+    assert pos.shape == (8, 3)
+    np.testing.assert_allclose(pos[:g], pred_pos, atol=1e-5)  # 4 from the network: 3 predictions, 1 copy ...
+    assert np.linalg.norm(pos[g] - pred_pos[0]) < 5 * jitter.network_jitter_position_m
+    from diffgrasp.planning.initialization import PALM_SKIN_POINT
+
+    skin = pos[4:] + rot[4:] @ PALM_SKIN_POINT  # ... 4 random palm starts: the skin at the standoff off the box
+    gap = -trimesh.proximity.signed_distance(seen["mesh"], skin)
+    ic = cfg.init_config
+    assert np.all(np.abs(gap - ic.standoff_m) <= ic.standoff_jitter_m + 1e-6), gap
 
     alone = plan_grasps(box_path, k=2, seed=1, config=PlannerConfig(method="network", network_checkpoint=str(ckpt)))
     assert alone.num_candidates == g and alone.iterations == 0  # all G network grasps, unrefined
