@@ -25,7 +25,7 @@ def _depth_inside_hull(points: np.ndarray) -> np.ndarray:
 
 
 def test_palm_starts_face_the_hull_at_the_standoff():
-    config = InitConfig(standoff_m=0.02, standoff_jitter_m=0.0)
+    config = InitConfig(standoff_m=0.02, standoff_jitter_m=0.0, pinch_fraction=0.0)
     pos, rot, _ = _draw(config)
     skin = pos + np.einsum("nij,j->ni", rot, PALM_SKIN_POINT)
     assert np.allclose(-_depth_inside_hull(skin), 0.02, atol=1e-9)  # the palm's skin point, 2 cm outside a face
@@ -34,7 +34,7 @@ def test_palm_starts_face_the_hull_at_the_standoff():
 
 def test_pinch_starts_hold_the_hull_point_between_thumb_and_fingers():
     # The same seed draws the same hull points, normals and rolls: the palm starts give the hull point and normal.
-    palm = InitConfig(standoff_m=0.02, standoff_jitter_m=0.0)
+    palm = InitConfig(standoff_m=0.02, standoff_jitter_m=0.0, pinch_fraction=0.0)
     pinch = InitConfig(standoff_m=0.02, standoff_jitter_m=0.0, pinch_fraction=1.0, pinch_depth_m=0.01,
                        pinch_pitch_rad=0.5)
     pos0, rot0, _ = _draw(palm)

@@ -171,7 +171,7 @@ def test_network_init_uses_the_network_for_its_share(box_path, tmp_path, monkeyp
     monkeypatch.setattr(network, "predict_grasps", spy_predict)
     monkeypatch.setattr(planner_module, "_initial", spy_initial)
     jitter = InitConfig(network_jitter_position_m=0.002, network_jitter_rotation_rad=0.05,
-                        network_jitter_joints_rad=0.05)
+                        network_jitter_joints_rad=0.05, network_share=1.0, pinch_fraction=0.0)
     cfg = PlannerConfig(init="network", network_checkpoint=str(ckpt), min_candidates=8, candidates_per_grasp=1,
                         init_config=jitter, optim=OptimConfig(iterations=2))
     result = plan_grasps(box_path, k=2, seed=1, config=cfg)
