@@ -311,7 +311,7 @@ def _run(object_path: Path, output_dir: Path, seed: int, cfg: DemoConfig, progre
                                            best_q1_exact=grasps[0].metrics.get("q1_exact"))
                 _save_grasp_files(output_dir, fused_obj.name, object_path, grasps, to_true)
             rehearsal = rehearse_grasps(fused_obj_mesh, fusion.object_to_world, grasps, exec_cfg, cfg.verify_grasps,
-                                        cfg.verify_passes, seed=seed)
+                                        cfg.verify_passes, seed=seed, shrink_m=cfg.verify_shrink_m)
             rounds.append({"seed": seed + 1000 * attempt, **rehearsal.to_dict()})
             if rehearsal.passed:
                 break

@@ -37,7 +37,9 @@ class DemoConfig:
     object (the execution scene with the fused mesh's convex hull at the perceived pose) and executes the ones that
     lifted there first; 0 = off. verify_passes: the rehearsal stops after this many grasps lifted. verify_replans:
     when no rehearsed grasp lifted, plan again with another seed (seed + 1000 k) and rehearse, at most this often
-    (each round costs a refinement, ~25-35 s on the development CPU).
+    (each round costs a refinement, ~25-35 s on the development CPU). verify_shrink_m: the rehearsal's scan is shrunk
+    by this much (vertices inward along their normals; m) so that only grasps that would also hold a thinner object
+    pass: the fused scan lies partly outside the true surface (see ``diffgrasp.pipeline_verify``).
     torch_threads: CPU threads for torch during the run (restored afterwards); 1 avoids OpenMP threads spinning
     against each other on a busy CPU (measured 8× faster refinement on the 2 shared cores); 0 = leave as is.
     render_every / render_size: execution frames (simulated s between frames; width, height px) for the PNG strip
@@ -65,6 +67,7 @@ class DemoConfig:
     verify_grasps: int = 16
     verify_passes: int = 1
     verify_replans: int = 0
+    verify_shrink_m: float = 0.0015
     torch_threads: int = 1
     render_every: float = 0.25
     render_size: tuple[int, int] = (480, 360)
@@ -79,6 +82,8 @@ class DemoConfig:
                 raise ValueError(f"demo.{name}: must be >= 1, got {getattr(self, name)}")
         if not self.planner_time_budget_s > 0:
             raise ValueError(f"demo.planner_time_budget_s: must be > 0, got {self.planner_time_budget_s}")
+        if not self.verify_shrink_m >= 0:
+            raise ValueError(f"demo.verify_shrink_m: must be >= 0 (m), got {self.verify_shrink_m}")
         if self.torch_threads < 0 or self.top_grasps < 0 or self.verify_grasps < 0 or self.verify_replans < 0:
             raise ValueError("demo.torch_threads, demo.top_grasps, demo.verify_grasps and demo.verify_replans must "
                              "be >= 0")

@@ -6,6 +6,7 @@ thumb up), with the finger joints found by simulating the hand closing around th
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
@@ -182,3 +183,19 @@ def test_via_point_when_the_direct_arm_move_collides(setup):
     assert any(hits), "the direct joint move should collide for this grasp"
     res = backend.run(plan)
     assert res.success, res.message
+
+
+def test_rehearsal_on_a_shrunk_scan_needs_a_grasp_that_holds_a_thinner_object(setup):
+    """The demo's verification rehearses on the scan shrunk inward (a fingertip pinch that only holds the scan as
+    fused misses a thinner true object): the wrap lifts the cylinder as given and with a 1.5 mm shrink, not once it
+    is 2 cm thinner (radius 3 → 1 cm)."""
+    from diffgrasp.pipeline_verify import rehearse_grasps
+
+    backend, pose, grasp = setup
+    mesh = trimesh.creation.cylinder(radius=0.03, height=0.12, sections=32)
+    fast = dataclasses.replace(backend.config, hold_time=0.3, render_every=10.0)
+    assert rehearse_grasps(mesh, pose, [grasp], fast, 1, 1, shrink_m=0.0015).passed == [0]
+    thin = rehearse_grasps(mesh, pose, [grasp], fast, 1, 1, shrink_m=0.02)
+    assert thin.passed == [] and thin.tested[0]["reason"] == "slip"
+    with pytest.raises(ValueError, match="shrink_m"):
+        rehearse_grasps(mesh, pose, [grasp], fast, 1, 1, shrink_m=-0.001)
