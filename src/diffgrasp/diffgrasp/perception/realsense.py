@@ -124,7 +124,12 @@ class RealSenseCamera:
                 if ok or time.monotonic() > deadline:
                     break
                 if self.playback.current_status() == self.rs.playback_status.stopped:
-                    return None
+                    # The file's last frameset can still be on its way through the pipeline's syncer (seen on a
+                    # busy CPU: a 3-frame recording replayed 2): one last, longer wait before calling it the end.
+                    ok, fs = self.pipe.try_wait_for_frames(min(self.options.timeout_ms, 1000))
+                    if not ok:
+                        return None
+                    break
         if not ok:
             if self.replay is not None:
                 return None
