@@ -135,7 +135,10 @@ def _planner_config(cfg: DemoConfig):
 
     base = load_config(PlannerConfig, resolve_config_path(cfg.planner_config) if cfg.planner_config else None)
     # The hand-only physics ranking decomposes the fused scan with coarse settings (the test's took 86 s on a scan).
-    return dataclasses.replace(base, min_candidates=cfg.planner_candidates, candidates_per_grasp=1,
+    # init random: the network stage passes the predictions that come from above the table; the planner fills the
+    # rest with random starts clear of the table (init network would ask the network again for the filling and keep
+    # jittered copies of the predictions just rejected for the table).
+    return dataclasses.replace(base, init="random", min_candidates=cfg.planner_candidates, candidates_per_grasp=1,
                                time_budget_s=cfg.planner_time_budget_s,
                                optim=dataclasses.replace(base.optim, iterations=cfg.planner_iterations),
                                physics_rank=dataclasses.replace(base.physics_rank, enabled=cfg.planner_physics_rank,
