@@ -6,8 +6,8 @@ objects with at least one passing grasp, median / max penetration, contact count
 rotation angle, mean std of the joint vector), planning seconds per grasp and passing grasps per planning second.
 ``--ablation`` adds rows for variants of our planner (no Q1 term, 16 vs 256 Q1 directions, no closeness, no
 post-processing, no physics ranking, physics ranking by the settle alone, 4 and 8 candidates per grasp; other
-starts than the default half network, half random (half of those pinch starts): network starts only, random starts
-only (palm starts; half of them pinch starts)).
+starts than the default random ones (half of them pinch starts): network starts only, half network and half random,
+random palm starts only).
 
 Usage: ``.venv/bin/python bench/planner.py [--objects NAME,...] [-k 16] [--split val] [--methods diffgrasp,dexgraspnet]
 [--ablation] [--json out.json]``
@@ -54,9 +54,9 @@ ABLATIONS: dict[str, PlannerConfig] = {
     "physics rank: settle only": PlannerConfig(physics_rank=PhysicsRankConfig(push_s=0.0, squeeze_rad=())),
     "4 candidates per grasp": PlannerConfig(candidates_per_grasp=4),
     "8 candidates per grasp": PlannerConfig(candidates_per_grasp=8),
-    "network init only": PlannerConfig(init_config=InitConfig(network_share=1.0)),
-    "random init: palm starts": PlannerConfig(init="random", init_config=InitConfig(pinch_fraction=0.0)),
-    "random init: ½ pinch starts": PlannerConfig(init="random", init_config=InitConfig(pinch_fraction=0.5)),
+    "network init only": PlannerConfig(init="network", init_config=InitConfig(network_share=1.0)),
+    "½ network + ½ random": PlannerConfig(init="network", init_config=InitConfig(network_share=0.5)),
+    "random: palm starts only": PlannerConfig(init_config=InitConfig(pinch_fraction=0.0)),
 }
 RAW = {"no post-processing"}  # variants whose grasps are judged without the planner's pregrasp/squeeze
 
