@@ -321,7 +321,8 @@ def _run(object_path: Path, output_dir: Path, seed: int, cfg: DemoConfig, progre
         ranks = verified_order(len(grasps), rehearsal)
         grasps = [grasps[i] for i in ranks]
         details["verification"] = {**rehearsal.to_dict(), "order": ranks, "rounds": rounds}
-        stages.add("verify", t, f"rehearsal on the fused mesh: {len(rehearsal.passed)} of {len(rehearsal.tested)} "
+        stages.add("verify", t, f"rehearsal on the fused mesh (shrunk {1000 * cfg.verify_shrink_m:g} mm): "
+                                f"{len(rehearsal.passed)} of {len(rehearsal.tested)} "
                                 f"tested lifted (ranks {rehearsal.passed}), {len(rounds)} planning round(s)",
                    status="ok" if rehearsal.passed else "failed")
 
