@@ -17,10 +17,11 @@ class InitConfig:
     standoff_m: gap between the hull and the palm's skin at start (m). joint_noise_rad: uniform noise on the
     pre-shape. preshape: name → rad for the reduced joints (others 0); the thumb is opposed and half closed.
 
-    Network initialisation (``init: network``) uses the network's G predictions for a network_share of the candidates
-    (the rest are random starts, as ``init: random``): the predictions once, then copies perturbed by network_jitter_position_m (std of Gaussian palm-position noise per axis, m),
-    network_jitter_rotation_rad (std of the angle of a random rotation about a uniformly random axis, applied to the
-    palm orientation) and network_jitter_joints_rad (std of Gaussian noise on the reduced joints, clipped to limits).
+    Network initialisation (``init: network``) uses the network's G predictions for a network_share of the
+    candidates (the rest are random starts, as ``init: random``): the predictions once, then copies perturbed by
+    network_jitter_position_m (std of Gaussian palm-position noise per axis, m), network_jitter_rotation_rad (std of
+    the angle of a random rotation about a uniformly random axis, applied to the palm orientation) and
+    network_jitter_joints_rad (std of Gaussian noise on the reduced joints, clipped to limits).
 
     Pinch starts (a pinch_fraction share of the random ones): instead of the palm's skin sitting standoff_m outside
     the hull point, the hand's pinch_point (rh_palm frame, m; between the thumb tip and the first two fingertips in the

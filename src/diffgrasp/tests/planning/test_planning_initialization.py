@@ -1,4 +1,4 @@
-"""Initial candidates: palm starts at a standoff facing the hull; pinch starts hold the hull point between the digits."""
+"""Initial candidates: palm starts at a standoff facing the hull; pinch starts hold the hull point in the hand."""
 
 from __future__ import annotations
 
