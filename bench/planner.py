@@ -7,7 +7,7 @@ rotation angle, mean std of the joint vector), planning seconds per grasp and pa
 ``--ablation`` adds rows for variants of our planner (no Q1 term, 16 vs 256 Q1 directions, no closeness, no
 post-processing, no physics ranking, physics ranking by the settle alone, 4 and 8 candidates per grasp; other
 starts than the default random ones (half of them pinch starts): network starts only, half network and half random,
-random palm starts only).
+random palm starts only, ¾ and all pinch starts).
 
 Usage: ``.venv/bin/python bench/planner.py [--objects NAME,...] [-k 16] [--split val] [--methods diffgrasp,dexgraspnet]
 [--ablation] [--json out.json]``
@@ -57,6 +57,8 @@ ABLATIONS: dict[str, PlannerConfig] = {
     "network init only": PlannerConfig(init="network", init_config=InitConfig(network_share=1.0)),
     "½ network + ½ random": PlannerConfig(init="network", init_config=InitConfig(network_share=0.5)),
     "random: palm starts only": PlannerConfig(init_config=InitConfig(pinch_fraction=0.0)),
+    "random: ¾ pinch starts": PlannerConfig(init_config=InitConfig(pinch_fraction=0.75)),
+    "random: pinch starts only": PlannerConfig(init_config=InitConfig(pinch_fraction=1.0)),
 }
 RAW = {"no post-processing"}  # variants whose grasps are judged without the planner's pregrasp/squeeze
 
