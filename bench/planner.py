@@ -7,7 +7,7 @@ rotation angle, mean std of the joint vector), planning seconds per grasp and pa
 ``--ablation`` adds rows for variants of our planner (no Q1 term, 16 vs 256 Q1 directions, no closeness, no
 post-processing, no physics ranking, physics ranking by the settle alone, 4 and 8 candidates per grasp; other
 starts than the default random ones (half of them pinch starts): network starts only, half network and half random,
-random palm starts only, ¾ and all pinch starts).
+random palm starts only, ¾ and all pinch starts; no reseeding and two reseeding rounds).
 
 Usage: ``.venv/bin/python bench/planner.py [--objects NAME,...] [-k 16] [--split val] [--methods diffgrasp,dexgraspnet]
 [--ablation] [--json out.json]``
@@ -28,7 +28,8 @@ import numpy as np
 import torch
 from scipy.spatial.transform import Rotation
 
-from diffgrasp.planning import InitConfig, PhysicsRankConfig, PlannerConfig, PostprocessConfig, plan_grasps
+from diffgrasp.planning import (InitConfig, PhysicsRankConfig, PlannerConfig, PostprocessConfig, ReseedConfig,
+                                plan_grasps)
 from diffgrasp.sim.evaluate import evaluate_grasps
 
 REPO = Path(__file__).resolve().parents[1]
@@ -59,6 +60,10 @@ ABLATIONS: dict[str, PlannerConfig] = {
     "random: palm starts only": PlannerConfig(init_config=InitConfig(pinch_fraction=0.0)),
     "random: ¾ pinch starts": PlannerConfig(init_config=InitConfig(pinch_fraction=0.75)),
     "random: pinch starts only": PlannerConfig(init_config=InitConfig(pinch_fraction=1.0)),
+    "no reseeding": PlannerConfig(reseed=ReseedConfig(rounds=0)),
+    "2 reseed rounds": PlannerConfig(reseed=ReseedConfig(rounds=2)),
+    "4 reseed rounds": PlannerConfig(reseed=ReseedConfig(rounds=4)),
+    "2 reseed rounds of 64": PlannerConfig(reseed=ReseedConfig(rounds=2, candidates=64)),
 }
 RAW = {"no post-processing"}  # variants whose grasps are judged without the planner's pregrasp/squeeze
 

@@ -3,7 +3,7 @@
 from diffgrasp.planning.plan_result import PlanResult, ProgressInfo
 from diffgrasp.planning.planner import plan_grasps
 from diffgrasp.planning.planner_config import (InitConfig, OptimConfig, PhysicsRankConfig, PlannerConfig,
-                                              PostprocessConfig)
+                                              PostprocessConfig, ReseedConfig)
 
 __all__ = ["InitConfig", "OptimConfig", "PhysicsRankConfig", "PlanResult", "PlannerConfig", "PostprocessConfig",
-           "ProgressInfo", "plan_grasps"]
+           "ProgressInfo", "ReseedConfig", "plan_grasps"]

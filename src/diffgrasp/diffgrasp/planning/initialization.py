@@ -74,3 +74,25 @@ def initial_candidates(mesh: trimesh.Trimesh, n: int, coupling: JointCoupling, c
     u = np.clip(u, lo.numpy(), hi.numpy())
     as_t = lambda a: torch.as_tensor(a, dtype=dtype, device=device)  # noqa: E731
     return as_t(position), as_t(rot), as_t(u)
+
+
+def jittered_copies(position: torch.Tensor, rotation: torch.Tensor, u: torch.Tensor, n: int, position_std_m: float,
+                    rotation_std_rad: float, joints_std_rad: float, u_limits: tuple[torch.Tensor, torch.Tensor],
+                    rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """n perturbed copies of G seeds, cycling through them: position (G, 3) m, rotation (G, 3, 3), u (G, U) rad →
+    (n, 3), (n, 3, 3), (n, U).
+
+    Gaussian palm-position noise (std per axis), a rotation by a Gaussian angle about a uniformly random axis
+    (applied on the left, in the seeds' frame) and Gaussian reduced-joint noise clipped to ``u_limits``.
+    """
+    index = torch.arange(n, device=position.device) % position.shape[0]
+    dp = rng.normal(0.0, position_std_m, size=(n, 3))
+    axis = rng.normal(size=(n, 3))
+    axis /= np.linalg.norm(axis, axis=1, keepdims=True)
+    angle = rng.normal(0.0, rotation_std_rad, size=(n, 1))
+    turn = Rotation.from_rotvec(axis * angle).as_matrix()
+    du = rng.normal(0.0, joints_std_rad, size=(n, u.shape[1]))
+    as_t = lambda a: torch.as_tensor(a, dtype=position.dtype, device=position.device)  # noqa: E731
+    lo, hi = u_limits
+    return (position[index] + as_t(dp), as_t(turn) @ rotation[index],
+            torch.maximum(torch.minimum(u[index] + as_t(du), hi), lo))

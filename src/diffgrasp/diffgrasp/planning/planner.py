@@ -2,8 +2,9 @@
 
 Pipeline: initial candidates (around the convex hull, or the network's predictions and jittered copies of them, or
 given grasps) → batched refinement on ``GraspLoss`` (or the DexGraspNet-style baseline energy) → closing onto the
-surface, pregrasp/squeeze → rejection (penetration, self-collision, too few touching fingers) → ranking by exact Q1
-→ de-duplication. Everything is in the object file's own frame. Deterministic for a seed on CPU.
+surface, pregrasp/squeeze → rejection (penetration, self-collision, too few touching fingers) → ranking by the
+physics rollouts, then exact Q1 → (too few holding: refine jittered copies of the holding ones and rank again) →
+de-duplication. Everything is in the object file's own frame. Deterministic for a seed on CPU.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from diffgrasp.hand import JointCoupling, ShadowHand
 from diffgrasp.hand.names import FINGER_JOINT_NAMES
 from diffgrasp.planning.canonical_frame import canonical_transform
 from diffgrasp.planning.fast_object import GridObject, SurfaceSubsetHand
-from diffgrasp.planning.initialization import initial_candidates
+from diffgrasp.planning.initialization import initial_candidates, jittered_copies
 from diffgrasp.planning.plan_result import PlanResult, ProgressInfo
 from diffgrasp.planning.planner_config import PlannerConfig
 from diffgrasp.planning.postprocess import GraspPostprocessor, select_diverse
@@ -114,9 +115,18 @@ def _plan(obj, k: int, seed: int, config: PlannerConfig, device, progress, shoul
     timings["refine"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    grasps, rejected = _postprocess(hand, obj, grid, coupling, outcome.state, k, config, np.linalg.inv(to_canonical),
-                                    plane, file_object, timings)
+    to_file = np.linalg.inv(to_canonical)
+    ranked, rejected = _postprocess(hand, obj, grid, coupling, outcome.state, config, to_file, plane, file_object,
+                                    timings)
     timings["postprocess"] = time.perf_counter() - t0
+    if config.method == "diffgrasp" and outcome.status == "succeeded":
+        t0 = time.perf_counter()
+        ranked, added, rejected = _reseed(ranked, rejected, k, hand, obj, grid, coupling, config, to_file, plane,
+                                          file_object, rng, progress, should_cancel, deadline, start, timings)
+        n += added
+        if added:
+            timings["reseed"] = time.perf_counter() - t0
+    grasps = [ranked.grasps[i] for i in ranked.pick(k, config.post)]
     timings["total"] = time.perf_counter() - start
     state = outcome.state
     best = int(state.loss.argmin()) if state.loss.numel() else 0
@@ -127,6 +137,53 @@ def _plan(obj, k: int, seed: int, config: PlannerConfig, device, progress, shoul
     return PlanResult(grasps=grasps, status=outcome.status, iterations=outcome.iterations,
                       best_loss=float(state.loss[best]), loss_terms={kk: float(v[best]) for kk, v in state.terms.items()},
                       num_candidates=n, num_rejected=rejected, timings_s=timings)
+
+
+def _reseed(ranked: RankedCandidates, rejected: dict[str, int], k: int, hand: ShadowHand, obj: ObjectModel,
+            grid: GridObject, coupling: JointCoupling, config: PlannerConfig, to_file: np.ndarray,
+            plane: np.ndarray | None, file_object: ObjectModel,
+            rng: np.random.Generator, progress, should_cancel, deadline: float | None, start: float,
+            timings: dict[str, float]) -> tuple[RankedCandidates, int, dict[str, int]]:
+    """Rounds of ``config.reseed``: while fewer than k distinct grasps hold in the physics ranking (score below
+    ``good_score``) but some do, refine jittered copies of the holding ones and rank all rounds together.
+
+    Returns the merged ranking, the number of candidates added and the summed rejection counts. A round stops the
+    loop early when cancelled or past the deadline (its candidates are dropped: the earlier rounds are the best so
+    far)."""
+    rs = config.reseed
+    if not config.physics_rank.enabled or rs.rounds == 0:
+        return ranked, 0, rejected
+    optim = dataclasses.replace(config.optim, iterations=rs.iterations)
+    energy = _diffgrasp_energy(hand, obj, grid, coupling, config, plane)
+    u_limits = coupling.limits(hand.device, hand.dtype)
+    added = 0
+    for _ in range(rs.rounds):
+        picked = ranked.pick(k, config.post)
+        good = [i for i in picked if ranked.score[i] < rs.good_score]
+        if not good or len(good) >= k:
+            break
+        if (should_cancel is not None and should_cancel()) or (deadline is not None and time.perf_counter() > deadline):
+            break
+        if progress is not None:
+            progress(ProgressInfo("reseed", config.optim.iterations, config.optim.iterations, float("nan"), {},
+                                  time.perf_counter() - start))
+        as_t = lambda a: torch.as_tensor(a, dtype=hand.dtype, device=hand.device)  # noqa: E731
+        seeds = (as_t(ranked.position[good]), as_t(ranked.rotation[good]), coupling.reduce(as_t(ranked.q22[good])))
+        pos, rot, u = jittered_copies(*seeds, rs.candidates, rs.jitter_position_m, rs.jitter_rotation_rad,
+                                      rs.jitter_joints_rad, u_limits, rng)
+        outcome = refine(pos, rot, u, energy, u_limits, optim, None, should_cancel, deadline, start)
+        if outcome.status != "succeeded":
+            break
+        round_timings: dict[str, float] = {}
+        more, more_rejected = _postprocess(hand, obj, grid, coupling, outcome.state, config, to_file, plane,
+                                           file_object, round_timings)
+        for key in ("physics_rank", "decomposition"):
+            if key in round_timings:
+                timings[key] = timings.get(key, 0.0) + round_timings[key]
+        ranked = ranked.merged(more, rs.good_score)
+        rejected = {key: rejected[key] + more_rejected[key] for key in rejected}
+        added += rs.candidates
+    return ranked, added, rejected
 
 
 def _initial(obj: ObjectModel, n: int, hand: ShadowHand, coupling: JointCoupling, config: PlannerConfig,
@@ -184,23 +241,12 @@ def _network_candidates(obj: ObjectModel, n: int, hand: ShadowHand, coupling: Jo
     pos, rot, u = _grasps_to_tensors(predicted, coupling, hand.dtype, hand.device, np.eye(4))
     g = pos.shape[0]
     n = max(n, g) if all_predictions else n
-    index = torch.arange(n, device=pos.device) % g
-    pos, rot, u = pos[index].clone(), rot[index].clone(), u[index].clone()
-    copies = n - g
-    if copies > 0:
-        ic = config.init_config
-        dp = rng.normal(0.0, ic.network_jitter_position_m, size=(copies, 3))
-        axis = rng.normal(size=(copies, 3))
-        axis /= np.linalg.norm(axis, axis=1, keepdims=True)
-        angle = rng.normal(0.0, ic.network_jitter_rotation_rad, size=(copies, 1))
-        turn = Rotation.from_rotvec(axis * angle).as_matrix()
-        du = rng.normal(0.0, ic.network_jitter_joints_rad, size=(copies, u.shape[1]))
-        as_t = lambda a: torch.as_tensor(a, dtype=pos.dtype, device=pos.device)  # noqa: E731
-        lo, hi = coupling.limits(pos.device, pos.dtype)
-        pos[g:] += as_t(dp)
-        rot[g:] = as_t(turn) @ rot[g:]
-        u[g:] = torch.maximum(torch.minimum(u[g:] + as_t(du), hi), lo)
-    return pos, rot, u
+    if n <= g:
+        return pos[:n], rot[:n], u[:n]
+    ic = config.init_config
+    copies = jittered_copies(pos, rot, u, n - g, ic.network_jitter_position_m, ic.network_jitter_rotation_rad,
+                             ic.network_jitter_joints_rad, coupling.limits(pos.device, pos.dtype), rng)
+    return tuple(torch.cat([a, b]) for a, b in zip((pos, rot, u), copies, strict=True))
 
 
 def _plane_in_frame(plane, transform: np.ndarray) -> np.ndarray | None:
@@ -251,11 +297,43 @@ def _diffgrasp_energy(hand: ShadowHand, obj: ObjectModel, grid: GridObject, coup
     return energy
 
 
-def _postprocess(hand: ShadowHand, obj: ObjectModel, grid: GridObject, coupling: JointCoupling, state, k: int,
+@dataclasses.dataclass
+class RankedCandidates:
+    """Post-processed candidates, best first: grasps (object file frame) and, per grasp, the physics score
+    (N,) (lower is better; inf without the physics ranking) and the closed hand in the planning frame: palm position
+    (N, 3) m, rotation (N, 3, 3), joints (N, 22) rad."""
+
+    grasps: list[Grasp]
+    score: np.ndarray
+    position: np.ndarray
+    rotation: np.ndarray
+    q22: np.ndarray
+
+    def merged(self, other: RankedCandidates, good_score: float) -> RankedCandidates:
+        """Both sets in one ranking: ``self``'s grasps scoring below ``good_score`` first, then ``other``'s, then the
+        rest by score (a later round fills the places of grasps that do not hold; it never displaces one that does:
+        copies of a seed that only seemed to hold would otherwise crowd out the others)."""
+        score = np.concatenate([self.score, other.score])
+        later = np.arange(len(score)) >= len(self.score)
+        bad = score >= good_score
+        order = np.lexsort((score, later & ~bad, bad))
+        grasps = self.grasps + other.grasps
+        cat = lambda a, b: np.concatenate([a, b])[order]  # noqa: E731
+        return RankedCandidates([grasps[i] for i in order], score[order],
+                                cat(self.position, other.position), cat(self.rotation, other.rotation),
+                                cat(self.q22, other.q22))
+
+    def pick(self, k: int, post) -> list[int]:
+        """Indices of the k best distinct grasps (``select_diverse`` with PostprocessConfig ``post``)."""
+        return select_diverse(np.arange(len(self.grasps)), self.position, self.rotation, self.q22, k, post)
+
+
+def _postprocess(hand: ShadowHand, obj: ObjectModel, grid: GridObject, coupling: JointCoupling, state,
                  config: PlannerConfig, to_file: np.ndarray, plane: np.ndarray | None = None,
                  file_object: ObjectModel | None = None, timings: dict[str, float] | None = None
-                 ) -> tuple[list[Grasp], dict[str, int]]:
-    """Close, measure, reject, rank and de-duplicate; grasps are returned in the object file's frame (``to_file``).
+                 ) -> tuple[RankedCandidates, dict[str, int]]:
+    """Close, measure, reject and rank; grasps are returned in the object file's frame (``to_file``), best first,
+    not yet de-duplicated (``RankedCandidates.pick``).
 
     With ``config.physics_rank.enabled`` and ``file_object`` (the mesh in the file frame), valid candidates are ranked
     by the object motion their closing causes in the physics test's scene first (``timings`` gets "physics_rank" and
@@ -334,10 +412,9 @@ def _postprocess(hand: ShadowHand, obj: ObjectModel, grid: GridObject, coupling:
     loss = state.loss.detach().cpu().numpy()
     order_valid = ranking_order(q1, loss, valid, pen if keep_invalid else None, physics_score)
     q1 = q1[0]
-    picked = select_diverse(order_valid, pos_np, rot_np, q_np, k, config.post)
 
     grasps = []
-    for i in picked:
+    for i in order_valid:
         grasps.append(Grasp(
             palm_position=pos_file[i].astype(float), palm_quaternion_xyzw=quats[i].astype(float),
             joints=dict(zip(FINGER_JOINT_NAMES, q_np[i].astype(float).tolist(), strict=True)),
@@ -351,7 +428,9 @@ def _postprocess(hand: ShadowHand, obj: ObjectModel, grid: GridObject, coupling:
                      **({} if settle is None or not np.isfinite(settle[0, i]) else
                         {"settle_displacement_m": float(settle[0, i]), "settle_rotation_deg": float(settle[1, i])})},
         ))
-    return grasps, rejected
+    score = np.full(len(pen), np.inf) if physics_score is None else physics_score
+    return RankedCandidates(grasps, score[order_valid], pos_np[order_valid], rot_np[order_valid],
+                            q_np[order_valid]), rejected
 
 
 def ranking_order(q1_levels: np.ndarray, loss: np.ndarray, valid: np.ndarray,

@@ -9,7 +9,7 @@ import trimesh
 
 from diffgrasp.hand import JointCoupling, ShadowHand
 from diffgrasp.planning import InitConfig
-from diffgrasp.planning.initialization import PALM_SKIN_POINT, initial_candidates
+from diffgrasp.planning.initialization import PALM_SKIN_POINT, initial_candidates, jittered_copies
 
 BOX = trimesh.creation.box(extents=(0.04, 0.05, 0.03))  # thin enough for pinch starts
 
@@ -80,3 +80,24 @@ def test_objects_thicker_than_the_pinch_limit_get_palm_starts_only():
     skin = pos.numpy() + np.einsum("nij,j->ni", rot.numpy(), PALM_SKIN_POINT)
     outside = np.max(np.abs(skin) - np.asarray(big.extents) / 2, axis=1)
     assert outside.min() > 0.0  # every palm skin point outside the box: no pinch start (those start inside)
+
+
+def test_jittered_copies_cycle_through_the_seeds_with_the_asked_spread():
+    from scipy.spatial.transform import Rotation
+
+    coupling = JointCoupling()
+    lo, hi = coupling.limits(dtype=torch.float64)
+    seeds = _draw(InitConfig(pinch_fraction=0.0), n=3)
+    pos, rot, u = (torch.as_tensor(a) for a in seeds)
+    same = jittered_copies(pos, rot, u, 7, 0.0, 0.0, 0.0, (lo, hi), np.random.default_rng(0))
+    index = [0, 1, 2, 0, 1, 2, 0]
+    for got, seed in zip(same, (pos, rot, u), strict=True):
+        assert torch.allclose(got, seed[index], atol=1e-12)
+    p, r, q = jittered_copies(pos, rot, u, 3000, 0.005, 0.1, 0.1, (lo, hi), np.random.default_rng(0))
+    index = np.arange(3000) % 3
+    assert np.std((p - pos[index]).numpy()) == pytest.approx(0.005, rel=0.05)
+    angle = Rotation.from_matrix((r @ rot[index].transpose(1, 2)).numpy()).magnitude()
+    assert np.sqrt(np.mean(angle ** 2)) == pytest.approx(0.1, rel=0.05)  # |N(0, 0.1)|
+    assert torch.all(q >= lo) and torch.all(q <= hi)
+    inside = ((u[index] - q).abs() > 0) & (q > lo) & (q < hi)
+    assert np.std((q - u[index])[inside].numpy()) == pytest.approx(0.1, rel=0.1)

@@ -12,7 +12,8 @@ from scipy.spatial.transform import Rotation
 
 from diffgrasp.config import load_config, to_dict
 from diffgrasp.grasps import GraspSet, load_grasps, save_grasps
-from diffgrasp.planning import InitConfig, OptimConfig, PlannerConfig, PostprocessConfig, plan_grasps
+from diffgrasp.planning import (InitConfig, OptimConfig, PlannerConfig, PostprocessConfig, ReseedConfig,
+                                plan_grasps)
 from diffgrasp.planning.canonical_frame import canonical_transform
 from diffgrasp.planning.postprocess import select_diverse
 
@@ -20,8 +21,9 @@ REPO = __import__("pathlib").Path(__file__).resolve().parents[4]
 # Random palm starts: the planner's own geometry is exactly frame-invariant; network starts are so only up to the view
 # rasterisation (an edge pixel can flip when a moved copy's OBJ rounds its vertices), tested in tests/network. Pinch
 # starts begin inside the surface, where refinement amplifies the OBJ's vertex rounding (1e-7 m changes the ranking).
+# No reseeding: these tests see one round of 8 candidates (reseeding has its own tests).
 SMALL = PlannerConfig(init="random", init_config=InitConfig(pinch_fraction=0.0), min_candidates=8,
-                      candidates_per_grasp=1, optim=OptimConfig(iterations=15))
+                      candidates_per_grasp=1, optim=OptimConfig(iterations=15), reseed=ReseedConfig(rounds=0))
 
 
 @pytest.fixture(scope="module")
@@ -289,3 +291,54 @@ def test_refiner_skin_subset_equals_the_selected_full_skin():
     assert 0 < ours.shape[1] < full.shape[1]
     assert torch.allclose(ours, full[:, subset._subset], atol=1e-12)
     assert torch.equal(subset.surface_link_index, hand.surface_link_index[subset._subset])
+
+
+def _score(grasp, rank) -> float:
+    return (grasp.metrics["settle_rotation_deg"] / rank.rotation_scale_deg
+            + grasp.metrics["settle_displacement_m"] / rank.displacement_scale_m)
+
+
+def test_reseeding_refines_copies_of_holding_grasps_when_too_few_hold(box_path):
+    """Fewer than k distinct holding grasps (here: k above the 8 candidates): a round of jittered copies of them is
+    refined and ranked with the first round; none hold (good_score 0) or reseeding off: one round only."""
+    from diffgrasp.planning import PhysicsRankConfig
+
+    rank = PhysicsRankConfig(threads=1)
+    reseed = ReseedConfig(rounds=1, good_score=float("inf"), candidates=6, iterations=5)
+    config = dataclasses.replace(SMALL, physics_rank=rank, reseed=reseed)
+    plan = plan_grasps(box_path, k=12, seed=0, config=config)
+    once = plan_grasps(box_path, k=12, seed=0, config=dataclasses.replace(config, reseed=ReseedConfig(rounds=0)))
+    assert once.num_candidates == 12 and "reseed" not in once.timings_s  # max(min_candidates, k) = 12
+    assert plan.num_candidates == 12 + 6 and "reseed" in plan.timings_s
+    assert len(plan.grasps) > len(once.grasps) > 0
+    # every first-round grasp "holds" (good_score inf): they stay first, in their order; the copies follow
+    assert [g.to_dict() for g in plan.grasps[:len(once.grasps)]] == [g.to_dict() for g in once.grasps]
+    scores = [_score(g, rank) for g in plan.grasps[len(once.grasps):]]
+    assert scores == sorted(scores)
+    again = plan_grasps(box_path, k=12, seed=0, config=config)
+    assert [g.to_dict() for g in again.grasps] == [g.to_dict() for g in plan.grasps]  # deterministic
+    none_hold = plan_grasps(box_path, k=12, seed=0,
+                            config=dataclasses.replace(config, reseed=dataclasses.replace(reseed, good_score=0.0)))
+    assert none_hold.num_candidates == 12 and "reseed" not in none_hold.timings_s
+    enough = plan_grasps(box_path, k=2, seed=0, config=config)  # k distinct holding grasps already
+    assert enough.num_candidates == 8 and "reseed" not in enough.timings_s
+
+
+def test_reseed_config_is_validated():
+    with pytest.raises(ValueError, match="planner.reseed"):
+        ReseedConfig(candidates=0)
+    with pytest.raises(ValueError, match="planner.reseed.jitter_position_m"):
+        ReseedConfig(jitter_position_m=-0.01)
+
+
+def test_merged_ranking_never_lets_a_later_round_displace_a_holding_grasp():
+    from diffgrasp.planning.planner import RankedCandidates
+
+    def ranked(scores, tag):
+        n = len(scores)
+        return RankedCandidates([f"{tag}{i}" for i in range(n)], np.array(scores), np.zeros((n, 3)),
+                                np.tile(np.eye(3), (n, 1, 1)), np.zeros((n, 22)))
+
+    merged = ranked([0.2, 0.8, 1.5, np.inf], "a").merged(ranked([0.1, 0.9, 1.2, 3.0], "b"), good_score=1.0)
+    assert merged.grasps == ["a0", "a1", "b0", "b1", "b2", "a2", "b3", "a3"]
+    assert merged.score.tolist() == [0.2, 0.8, 0.1, 0.9, 1.2, 1.5, 3.0, np.inf]
