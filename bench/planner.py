@@ -7,7 +7,7 @@ rotation angle, mean std of the joint vector), planning seconds per grasp and pa
 ``--ablation`` adds rows for variants of our planner (no Q1 term, 16 vs 256 Q1 directions, no closeness, no
 post-processing, no physics ranking, physics ranking by the settle alone, 4 and 8 candidates per grasp; other
 starts than the default random ones (half of them pinch starts): network starts only, half network and half random,
-random palm starts only, ¾ and all pinch starts; no reseeding and two reseeding rounds).
+random palm starts only, ¾ and all pinch starts; no reseeding, and 1, 2 or 4 reseeding rounds of 32).
 
 Usage: ``.venv/bin/python bench/planner.py [--objects NAME,...] [-k 16] [--split val] [--methods diffgrasp,dexgraspnet]
 [--ablation] [--json out.json]``
@@ -61,9 +61,9 @@ ABLATIONS: dict[str, PlannerConfig] = {
     "random: ¾ pinch starts": PlannerConfig(init_config=InitConfig(pinch_fraction=0.75)),
     "random: pinch starts only": PlannerConfig(init_config=InitConfig(pinch_fraction=1.0)),
     "no reseeding": PlannerConfig(reseed=ReseedConfig(rounds=0)),
-    "2 reseed rounds": PlannerConfig(reseed=ReseedConfig(rounds=2)),
-    "4 reseed rounds": PlannerConfig(reseed=ReseedConfig(rounds=4)),
-    "2 reseed rounds of 64": PlannerConfig(reseed=ReseedConfig(rounds=2, candidates=64)),
+    "1 reseed round of 32": PlannerConfig(reseed=ReseedConfig(rounds=1, candidates=32)),
+    "2 reseed rounds of 32": PlannerConfig(reseed=ReseedConfig(rounds=2, candidates=32)),
+    "4 reseed rounds of 32": PlannerConfig(reseed=ReseedConfig(rounds=4, candidates=32)),
 }
 RAW = {"no post-processing"}  # variants whose grasps are judged without the planner's pregrasp/squeeze
 

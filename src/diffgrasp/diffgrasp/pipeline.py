@@ -142,7 +142,8 @@ def _planner_config(cfg: DemoConfig):
                                time_budget_s=cfg.planner_time_budget_s,
                                optim=dataclasses.replace(base.optim, iterations=cfg.planner_iterations),
                                physics_rank=dataclasses.replace(base.physics_rank, enabled=cfg.planner_physics_rank,
-                                                                coacd=cfg.scan_coacd))
+                                                                coacd=cfg.scan_coacd),
+                               reseed=dataclasses.replace(base.reseed, rounds=cfg.planner_reseed_rounds))
 
 
 def run_pipeline(object_path: str | os.PathLike | None = None, output_dir: str | os.PathLike = "outputs/demo",

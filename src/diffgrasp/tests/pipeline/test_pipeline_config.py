@@ -36,12 +36,15 @@ def test_demo_planner_takes_the_network_stage_grasps_and_fills_with_random_start
     cfg = _planner_config(DemoConfig(planner_config=str(planner_yaml), planner_candidates=40))
     assert cfg.init == "random" and cfg.min_candidates == 40 and cfg.candidates_per_grasp == 1
     assert cfg.physics_rank.coacd == DemoConfig().scan_coacd
+    assert cfg.reseed.rounds == 0  # the demo's own default (the rehearsal picks the grasp) ...
+    assert _planner_config(DemoConfig(planner_reseed_rounds=2)).reseed.rounds == 2  # ... unless asked
 
 
 @pytest.mark.parametrize(("override", "match"), [
     ({"noise": "kinect"}, "noise"),
     ({"num_grasps": 0}, "num_grasps"),
     ({"planner_time_budget_s": 0.0}, "planner_time_budget_s"),
+    ({"planner_reseed_rounds": -1}, "planner_reseed_rounds"),
     ({"render_size": (8, 8)}, "render_size"),
     ({"bogus": 1}, "unknown key"),
 ])
