@@ -169,7 +169,8 @@ def _reseed(ranked: RankedCandidates, rejected: dict[str, int], k: int, hand: Sh
                                   time.perf_counter() - start))
         as_t = lambda a: torch.as_tensor(a, dtype=hand.dtype, device=hand.device)  # noqa: E731
         seeds = (as_t(ranked.position[good]), as_t(ranked.rotation[good]), coupling.reduce(as_t(ranked.q22[good])))
-        pos, rot, u = jittered_copies(*seeds, rs.candidates, rs.jitter_position_m, rs.jitter_rotation_rad,
+        count = min(rs.candidates, rs.per_missing * (k - len(good))) if rs.per_missing else rs.candidates
+        pos, rot, u = jittered_copies(*seeds, count, rs.jitter_position_m, rs.jitter_rotation_rad,
                                       rs.jitter_joints_rad, u_limits, rng)
         outcome = refine(pos, rot, u, energy, u_limits, optim, None, should_cancel, deadline, start)
         if outcome.status != "succeeded":
@@ -182,7 +183,7 @@ def _reseed(ranked: RankedCandidates, rejected: dict[str, int], k: int, hand: Sh
                 timings[key] = timings.get(key, 0.0) + round_timings[key]
         ranked = ranked.merged(more, rs.good_score)
         rejected = {key: rejected[key] + more_rejected[key] for key in rejected}
-        added += rs.candidates
+        added += count
     return ranked, added, rejected
 
 

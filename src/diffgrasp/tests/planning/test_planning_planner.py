@@ -320,6 +320,9 @@ def test_reseeding_refines_copies_of_holding_grasps_when_too_few_hold(box_path):
     none_hold = plan_grasps(box_path, k=12, seed=0,
                             config=dataclasses.replace(config, reseed=dataclasses.replace(reseed, good_score=0.0)))
     assert none_hold.num_candidates == 12 and "reseed" not in none_hold.timings_s
+    per_missing = plan_grasps(box_path, k=12, seed=0,
+                              config=dataclasses.replace(config, reseed=dataclasses.replace(reseed, per_missing=1)))
+    assert per_missing.num_candidates == 12 + min(6, 12 - len(once.grasps))  # one copy per missing grasp
     enough = plan_grasps(box_path, k=2, seed=0, config=config)  # k distinct holding grasps already
     assert enough.num_candidates == 8 and "reseed" not in enough.timings_s
 
