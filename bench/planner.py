@@ -65,6 +65,7 @@ ABLATIONS: dict[str, PlannerConfig] = {
     "2 reseed rounds of 32": PlannerConfig(reseed=ReseedConfig(rounds=2, candidates=32)),
     "4 reseed rounds of 32": PlannerConfig(reseed=ReseedConfig(rounds=4, candidates=32)),
     "reseed 6 per missing grasp": PlannerConfig(reseed=ReseedConfig(per_missing=6)),
+    "reseed below score 0.7": PlannerConfig(reseed=ReseedConfig(good_score=0.7)),
 }
 RAW = {"no post-processing"}  # variants whose grasps are judged without the planner's pregrasp/squeeze
 

@@ -16,7 +16,6 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
-from scipy.spatial.transform import Rotation
 
 from diffgrasp.geometry import ObjectModel
 from diffgrasp.geometry.rotations import matrix_to_quaternion_xyzw, quaternion_xyzw_to_matrix
@@ -164,8 +163,9 @@ def _reseed(ranked: RankedCandidates, rejected: dict[str, int], k: int, hand: Sh
             break
         if (should_cancel is not None and should_cancel()) or (deadline is not None and time.perf_counter() > deadline):
             break
-        if progress is not None:
-            progress(ProgressInfo("reseed", config.optim.iterations, config.optim.iterations, float("nan"), {},
+        if progress is not None:  # a stage change: the refinement's counters stay full, the loss is the best kept
+            best_loss = min((g.metrics["loss"] for g in ranked.grasps), default=float("nan"))
+            progress(ProgressInfo("reseed", config.optim.iterations, config.optim.iterations, best_loss, {},
                                   time.perf_counter() - start))
         as_t = lambda a: torch.as_tensor(a, dtype=hand.dtype, device=hand.device)  # noqa: E731
         seeds = (as_t(ranked.position[good]), as_t(ranked.rotation[good]), coupling.reduce(as_t(ranked.q22[good])))

@@ -306,7 +306,9 @@ def test_reseeding_refines_copies_of_holding_grasps_when_too_few_hold(box_path):
     rank = PhysicsRankConfig(threads=1)
     reseed = ReseedConfig(rounds=1, good_score=float("inf"), candidates=6, iterations=5)
     config = dataclasses.replace(SMALL, physics_rank=rank, reseed=reseed)
-    plan = plan_grasps(box_path, k=12, seed=0, config=config)
+    seen = []
+    plan = plan_grasps(box_path, k=12, seed=0, config=config, progress=seen.append)
+    assert [i.stage for i in seen][-2:] == ["reseed", "postprocess"] and np.isfinite(seen[-2].best_loss)
     once = plan_grasps(box_path, k=12, seed=0, config=dataclasses.replace(config, reseed=ReseedConfig(rounds=0)))
     assert once.num_candidates == 12 and "reseed" not in once.timings_s  # max(min_candidates, k) = 12
     assert plan.num_candidates == 12 + 6 and "reseed" in plan.timings_s
