@@ -120,8 +120,9 @@ def _plan(obj, k: int, seed: int, config: PlannerConfig, device, progress, shoul
     timings["postprocess"] = time.perf_counter() - t0
     if config.method == "diffgrasp" and outcome.status == "succeeded":
         t0 = time.perf_counter()
-        ranked, added, rejected = _reseed(ranked, rejected, k, hand, obj, grid, coupling, config, to_file, plane,
-                                          file_object, rng, progress, should_cancel, deadline, start, timings)
+        ranked, added, rejected = _reseed(ranked, rejected, k, hand, obj, grid, coupling, energy, u_limits, config,
+                                          to_file, plane, file_object, rng, progress, should_cancel, deadline, start,
+                                          timings)
         n += added
         if added:
             timings["reseed"] = time.perf_counter() - t0
@@ -139,12 +140,13 @@ def _plan(obj, k: int, seed: int, config: PlannerConfig, device, progress, shoul
 
 
 def _reseed(ranked: RankedCandidates, rejected: dict[str, int], k: int, hand: ShadowHand, obj: ObjectModel,
-            grid: GridObject, coupling: JointCoupling, config: PlannerConfig, to_file: np.ndarray,
-            plane: np.ndarray | None, file_object: ObjectModel,
+            grid: GridObject, coupling: JointCoupling, energy, u_limits: tuple[torch.Tensor, torch.Tensor],
+            config: PlannerConfig, to_file: np.ndarray, plane: np.ndarray | None, file_object: ObjectModel,
             rng: np.random.Generator, progress, should_cancel, deadline: float | None, start: float,
             timings: dict[str, float]) -> tuple[RankedCandidates, int, dict[str, int]]:
     """Rounds of ``config.reseed``: while fewer than k distinct grasps hold in the physics ranking (score below
-    ``good_score``) but some do, refine jittered copies of the holding ones and rank all rounds together.
+    ``good_score``) but some do, refine jittered copies of the holding ones (on the first round's ``energy``,
+    reduced joints within ``u_limits``) and rank all rounds together.
 
     Returns the merged ranking, the number of candidates added and the summed rejection counts. A round stops the
     loop early when cancelled or past the deadline (its candidates are dropped: the earlier rounds are the best so
@@ -153,8 +155,6 @@ def _reseed(ranked: RankedCandidates, rejected: dict[str, int], k: int, hand: Sh
     if not config.physics_rank.enabled or rs.rounds == 0:
         return ranked, 0, rejected
     optim = dataclasses.replace(config.optim, iterations=rs.iterations)
-    energy = _diffgrasp_energy(hand, obj, grid, coupling, config, plane)
-    u_limits = coupling.limits(hand.device, hand.dtype)
     added = 0
     for _ in range(rs.rounds):
         picked = ranked.pick(k, config.post)
