@@ -1,6 +1,6 @@
 """Intel RealSense capture (pyrealsense2): live devices by serial, recording to ``.db3`` and replay through playback.
 
-One ``rs.pipeline`` per camera. Depth is z16 (device units × ``depth_scale`` → metres, 0 invalid → NaN); colour
+One ``rs.pipeline`` per live camera; replay reads the playback device's sensors (:mod:`.playback`, lossless). Depth is z16 (device units × ``depth_scale`` → metres, 0 invalid → NaN); colour
 optional (rgb8, same resolution); optional alignment of depth to colour; post-processing filters from
 :class:`CaptureOptions` (decimation, spatial and temporal in the disparity domain, hole filling); ``sync="inter_cam"``
 sets the first camera master (mode 1) and the others slaves (mode 2) for a hardware sync cable.
@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from diffgrasp.perception.capture import Capture
+from diffgrasp.perception.playback import PlaybackReader
 from diffgrasp.perception.rig import CameraConfig, CaptureOptions, RigConfig
 
 __all__ = ["list_devices", "RealSenseCamera", "capture_frames", "write_recording", "recording_paths"]
@@ -61,12 +62,14 @@ class RealSenseCamera:
                  record: str | os.PathLike | None = None, sync_mode: int = 0) -> None:
         self.rs = rs = _rs()
         self.camera, self.options, self.replay = camera, options, replay
-        self.pipe = rs.pipeline()
-        cfg = rs.config()
+        self.playback: PlaybackReader | None = None
         if replay is not None:
             if not Path(replay).is_file():
                 raise FileNotFoundError(f"recording not found: {replay}")
-            cfg.enable_device_from_file(str(replay), repeat_playback=False)
+            self.pipe = None
+            self.playback = PlaybackReader(rs, replay)
+            dev = self.playback.device
+            has_color = self.playback.has_color
         else:
             if not camera.serial:
                 raise ValueError(f"camera {camera.name}: no serial number in the rig config")
@@ -74,17 +77,17 @@ class RealSenseCamera:
             if camera.serial not in serials:
                 raise RuntimeError(f"camera {camera.name}: device {camera.serial} not connected "
                                    f"(connected: {', '.join(serials) or 'none'})")
+            cfg = rs.config()
             cfg.enable_device(camera.serial)
             cfg.enable_stream(rs.stream.depth, camera.width, camera.height, rs.format.z16, camera.fps)
             if options.color:
                 cfg.enable_stream(rs.stream.color, camera.width, camera.height, rs.format.rgb8, camera.fps)
             if record is not None:
                 cfg.enable_record_to_file(str(record))
-        self.profile = self.pipe.start(cfg)
-        dev = self.profile.get_device()
-        self.playback = dev.as_playback() if replay is not None else None
-        if self.playback is not None:
-            self.playback.set_real_time(False)
+            self.pipe = rs.pipeline()
+            profile = self.pipe.start(cfg)
+            dev = profile.get_device()
+            has_color = any(s.stream_type() == rs.stream.color for s in profile.get_streams())
         sensor = dev.first_depth_sensor()
         self.depth_scale = float(sensor.get_depth_scale())
         if sync_mode and sensor.supports(rs.option.inter_cam_sync_mode):
@@ -92,7 +95,7 @@ class RealSenseCamera:
         self.serial = dev.get_info(rs.camera_info.serial_number) if dev.supports(rs.camera_info.serial_number) else ""
         self.align = rs.align(rs.stream.color) if options.align_to_color and options.color else None
         self.filters = self._filters(options)
-        self._has_color = any(s.stream_type() == rs.stream.color for s in self.profile.get_streams())
+        self._has_color = has_color
 
     def _filters(self, o: CaptureOptions) -> list[Any]:
         rs = self.rs
@@ -115,26 +118,15 @@ class RealSenseCamera:
     def grab(self) -> dict[str, Any] | None:
         """Next frameset → {"depth" (H, W) float32 m NaN invalid, "raw" uint16, "K" (3, 3), "stamp" s,
         "frame_number", "color" (H, W, 3) uint8 or None}; None when a playback file is exhausted."""
-        if self.playback is None:
-            ok, fs = self.pipe.try_wait_for_frames(self.options.timeout_ms)
-        else:  # poll, so the end of a recording is noticed without waiting for the full timeout
-            deadline = time.monotonic() + self.options.timeout_ms / 1000.0
-            while True:
-                ok, fs = self.pipe.try_wait_for_frames(50)
-                if ok or time.monotonic() > deadline:
-                    break
-                if self.playback.current_status() == self.rs.playback_status.stopped:
-                    # The file's last frameset can still be on its way through the pipeline's syncer (seen on a
-                    # busy CPU: a 3-frame recording replayed 2): one last, longer wait before calling it the end.
-                    ok, fs = self.pipe.try_wait_for_frames(min(self.options.timeout_ms, 1000))
-                    if not ok:
-                        return None
-                    break
-        if not ok:
-            if self.replay is not None:
+        if self.playback is not None:
+            fs = self.playback.next_frameset(self.options.timeout_ms)
+            if fs is None:
                 return None
-            raise RuntimeError(f"camera {self.camera.name}: no frames within {self.options.timeout_ms} ms")
-        if self.align is not None:
+        else:
+            ok, fs = self.pipe.try_wait_for_frames(self.options.timeout_ms)
+            if not ok:
+                raise RuntimeError(f"camera {self.camera.name}: no frames within {self.options.timeout_ms} ms")
+        if self.align is not None and fs.get_color_frame():
             fs = self.align.process(fs)
         depth = fs.get_depth_frame()
         for f in self.filters:
@@ -152,7 +144,10 @@ class RealSenseCamera:
                 "frame_number": int(depth.get_frame_number()), "color": color}
 
     def stop(self) -> None:
-        self.pipe.stop()
+        if self.playback is not None:
+            self.playback.close()
+        else:
+            self.pipe.stop()
 
 
 def capture_frames(rig: RigConfig, frames: int = 1, record: str | os.PathLike | None = None,
@@ -218,9 +213,13 @@ def _to_capture(rig: RigConfig, cams: list[RealSenseCamera], grabbed: list[dict]
 
 def write_recording(path: str | os.PathLike, depth_mm: np.ndarray, K: np.ndarray, fps: int = 30,
                     serial: str = "000000000000", name: str = "Intel RealSense D435 (software)",
-                    depth_scale: float = 0.001) -> Path:
+                    depth_scale: float = 0.001, color: np.ndarray | None = None) -> Path:
     """Record synthetic z16 frames (N, H, W) uint16 (device units) with intrinsics K (3, 3) to a ``.db3`` file via a
-    pyrealsense2 ``software_device`` + ``recorder``: a real recording that replays like a camera's."""
+    pyrealsense2 ``software_device`` + ``recorder``: a real recording that replays like a camera's.
+
+    color: optional (N, H, W, 3) uint8 rgb8 frames, recorded as a second sensor with the same intrinsics and an
+    identity depth → colour extrinsic (so alignment to colour is exact).
+    """
     rs = _rs()
     path = Path(path)
     if path.suffix != ".db3":
@@ -229,34 +228,51 @@ def write_recording(path: str | os.PathLike, depth_mm: np.ndarray, K: np.ndarray
     if depth_mm.dtype != np.uint16 or depth_mm.ndim != 3:
         raise ValueError(f"depth_mm must be (N, H, W) uint16, got {depth_mm.dtype} {depth_mm.shape}")
     n, H, W = depth_mm.shape
+    if color is not None:
+        color = np.asarray(color)
+        if color.dtype != np.uint8 or color.shape != (n, H, W, 3):
+            raise ValueError(f"color must be ({n}, {H}, {W}, 3) uint8, got {color.dtype} {color.shape}")
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.exists():
         path.unlink()
     sd = rs.software_device()
     sd.register_info(rs.camera_info.serial_number, serial)
     sd.register_info(rs.camera_info.name, name)
-    sensor = sd.add_sensor("Stereo Module")
     intr = rs.intrinsics()
     intr.width, intr.height = W, H
     intr.fx, intr.fy, intr.ppx, intr.ppy = float(K[0, 0]), float(K[1, 1]), float(K[0, 2]), float(K[1, 2])
     intr.model, intr.coeffs = rs.distortion.brown_conrady, [0.0] * 5
-    vs = rs.video_stream()
-    vs.type, vs.index, vs.uid, vs.width, vs.height, vs.fps, vs.bpp = rs.stream.depth, 0, 0, W, H, fps, 2
-    vs.fmt, vs.intrinsics = rs.format.z16, intr
-    prof = sensor.add_video_stream(vs)
-    sensor.add_read_only_option(rs.option.depth_units, depth_scale)
+
+    def add(sensor_name: str, stream: Any, fmt: Any, bpp: int, uid: int) -> tuple[Any, Any]:
+        sensor = sd.add_sensor(sensor_name)
+        vs = rs.video_stream()
+        vs.type, vs.index, vs.uid, vs.width, vs.height, vs.fps, vs.bpp = stream, 0, uid, W, H, fps, bpp
+        vs.fmt, vs.intrinsics = fmt, intr
+        return sensor, sensor.add_video_stream(vs)
+
+    streams = [(*add("Stereo Module", rs.stream.depth, rs.format.z16, 2, 0), 2, depth_mm)]
+    streams[0][0].add_read_only_option(rs.option.depth_units, depth_scale)
+    if color is not None:
+        streams.append((*add("RGB Camera", rs.stream.color, rs.format.rgb8, 3, 1), 3, color))
+        identity = rs.extrinsics()
+        identity.rotation, identity.translation = [1.0, 0, 0, 0, 1.0, 0, 0, 0, 1.0], [0.0, 0.0, 0.0]
+        streams[0][1].register_extrinsics_to(streams[1][1], identity)
     recorder = rs.recorder(str(path), sd)
-    sensor.open(prof)
-    queue = rs.frame_queue(max(n, 1))
-    sensor.start(queue)
+    queues = []
+    for sensor, prof, _, _ in streams:
+        sensor.open(prof)
+        queues.append(rs.frame_queue(max(n, 1)))
+        sensor.start(queues[-1])
     for k in range(n):
-        f = rs.software_video_frame()
-        f.pixels = np.ascontiguousarray(depth_mm[k]).tobytes()
-        f.bpp, f.stride, f.timestamp = 2, W * 2, k * 1000.0 / fps
-        f.domain, f.frame_number, f.profile = rs.timestamp_domain.hardware_clock, k, prof.as_video_stream_profile()
-        sensor.on_video_frame(f)
+        for sensor, prof, bpp, data in streams:
+            f = rs.software_video_frame()
+            f.pixels = np.ascontiguousarray(data[k]).tobytes()
+            f.bpp, f.stride, f.timestamp = bpp, W * bpp, k * 1000.0 / fps
+            f.domain, f.frame_number, f.profile = rs.timestamp_domain.hardware_clock, k, prof.as_video_stream_profile()
+            sensor.on_video_frame(f)
         time.sleep(0.01)
-    sensor.stop()
-    sensor.close()
+    for sensor, *_ in streams:
+        sensor.stop()
+        sensor.close()
     del recorder  # flushes and closes the file
     return path
