@@ -104,7 +104,10 @@ class PhysicsRankConfig:
     Each candidate is tried with every squeeze amount in ``squeeze_rad`` (rad beyond the grasp on the touching
     fingers' flexion joints; empty: post.squeeze_rad only) combined with every pregrasp opening in
     ``pregrasp_open_rad`` (empty: post.pregrasp_open_rad only) and keeps its best pair. threads: MuJoCo rollout
-    threads (0: every core). coacd: the decomposition's settings (default: the physics test's own, sharing its cache;
+    threads (0: every core). retry_band: the pairs after the first are simulated only for candidates whose first
+    score lies in [lo, hi) (empty: for all). push_below_score: only candidates whose settle score (before the
+    pushes) is below it are pushed (inf: all); the others keep the settle score, a lower bound already out of the
+    running. coacd: the decomposition's settings (default: the physics test's own, sharing its cache;
     noisy scans want coarser ones: a fused demo scan took 86 s with these, 3 s with threshold 0.1 and 8 hulls).
     """
 
@@ -114,6 +117,8 @@ class PhysicsRankConfig:
     pregrasp_open_rad: tuple[float, ...] = ()
     rotation_scale_deg: float = 15.0
     displacement_scale_m: float = 0.03
+    retry_band: tuple[float, ...] = (1.0, 5.0)
+    push_below_score: float = 2.0
     threads: int = 0
     coacd: CoacdConfig = dataclasses.field(default_factory=CoacdConfig)
 
@@ -124,6 +129,10 @@ class PhysicsRankConfig:
             raise ValueError(f"planner.physics_rank.push_s: must be >= 0, got {self.push_s}")
         if self.threads < 0:
             raise ValueError(f"planner.physics_rank.threads: must be >= 0, got {self.threads}")
+        if self.retry_band and not (len(self.retry_band) == 2 and self.retry_band[0] < self.retry_band[1]):
+            raise ValueError(f"planner.physics_rank.retry_band: [lo, hi] with lo < hi or [], got {list(self.retry_band)}")
+        if not self.push_below_score > 0:
+            raise ValueError(f"planner.physics_rank.push_below_score: must be > 0, got {self.push_below_score}")
 
 
 @dataclasses.dataclass(frozen=True)

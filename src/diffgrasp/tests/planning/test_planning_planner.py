@@ -253,6 +253,26 @@ def test_physics_rank_orders_returned_grasps_by_settle_motion(box_path):
     assert all("settle_rotation_deg" not in g.metrics for g in off.grasps) and "physics_rank" not in off.timings_s
 
 
+def test_staged_physics_ranking_matches_the_full_one_when_everything_is_retried(box_path):
+    """retry_band [0, inf) and pushing everything run the same rollouts as trying every squeeze on every candidate
+    (in other batches): the same grasps, squeezes and scores; the default staging keeps the same candidates."""
+    from diffgrasp.planning import PhysicsRankConfig
+
+    full = PhysicsRankConfig(threads=1, retry_band=(), push_below_score=float("inf"))
+    staged_all = dataclasses.replace(full, retry_band=(0.0, float("inf")))
+    plans = [plan_grasps(box_path, k=6, seed=0, config=dataclasses.replace(SMALL, physics_rank=rank))
+             for rank in (full, staged_all, PhysicsRankConfig(threads=1))]
+    assert plans[0].grasps
+    for a, b in zip(plans[0].grasps, plans[1].grasps, strict=True):
+        assert a.squeeze_joints == b.squeeze_joints and a.metrics == b.metrics
+    key = lambda g: tuple(np.round(g.palm_position, 9))  # noqa: E731  staging changes scores, not the candidates
+    assert sorted(map(key, plans[2].grasps)) == sorted(map(key, plans[0].grasps))
+    with pytest.raises(ValueError, match="retry_band"):
+        PhysicsRankConfig(retry_band=(2.0, 1.0))
+    with pytest.raises(ValueError, match="push_below_score"):
+        PhysicsRankConfig(push_below_score=0.0)
+
+
 @pytest.mark.parametrize("grid_contacts", [True, False])
 def test_reported_penetration_is_exact_whatever_refinement_reads(box_path, grid_contacts):
     """Refinement may read the SDF grid for the contact candidates; the reported penetration is the exact one."""

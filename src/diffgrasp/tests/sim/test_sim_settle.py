@@ -76,3 +76,25 @@ def test_short_pushes_tell_a_loose_grasp_from_a_firm_one(cylinder_tester, power_
         worst = np.array([reference.push(ph, short.disturbance_force * unit)[:2] for _, unit in DIRECTIONS]).max(0)
         assert disp[i] >= worst[0] - 2e-4 and rot[i] >= worst[1] - 0.5
     assert disp[0] < 0.005 and rot[0] < 5  # the firm power grasp holds against every push
+
+
+def test_push_filter_pushes_only_the_chosen_grasps(cylinder_tester, power_grasp):
+    """Grasps the filter leaves out report their settle motion; the pushed ones exactly what a full push gives."""
+    from diffgrasp.sim.settle import SettleSimulator
+
+    phases = _stack([Phases.from_grasp(g) for g in _variants(power_grasp)])
+    sim = SettleSimulator(cylinder_tester.model, cylinder_tester.index, cylinder_tester.config, threads=1)
+    settle = sim.settle(**phases)
+    full = sim.settle(**phases, push_s=0.2)
+    seen = []
+
+    def only_the_firm_one(d, r):
+        seen.append((d.copy(), r.copy()))
+        return np.arange(len(d)) == 0
+
+    part = sim.settle(**phases, push_s=0.2, push_filter=only_the_firm_one)
+    np.testing.assert_array_equal(seen[0][0], settle[0])  # the filter sees the settle motion
+    for i in range(2):
+        assert part[i][0] == full[i][0] and np.array_equal(part[i][1:], settle[i][1:])
+    none = sim.settle(**phases, push_s=0.2, push_filter=lambda d, r: np.zeros(len(d), bool))
+    np.testing.assert_array_equal(np.array(none), np.array(settle))
