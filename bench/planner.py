@@ -64,8 +64,13 @@ ABLATIONS: dict[str, PlannerConfig] = {
     "1 reseed round of 32": PlannerConfig(reseed=ReseedConfig(rounds=1, candidates=32)),
     "2 reseed rounds of 32": PlannerConfig(reseed=ReseedConfig(rounds=2, candidates=32)),
     "4 reseed rounds of 32": PlannerConfig(reseed=ReseedConfig(rounds=4, candidates=32)),
+    "2 reseed rounds of 96": PlannerConfig(reseed=ReseedConfig(candidates=96)),
     "reseed 6 per missing grasp": PlannerConfig(reseed=ReseedConfig(per_missing=6)),
     "reseed below score 0.7": PlannerConfig(reseed=ReseedConfig(good_score=0.7)),
+    "every squeeze, every push (unstaged)": PlannerConfig(
+        physics_rank=PhysicsRankConfig(retry_band=(), push_below_score=float("inf"))),
+    "holding below 0.7 and retried from 0.7": PlannerConfig(physics_rank=PhysicsRankConfig(retry_band=(0.7, 5.0)),
+                                                       reseed=ReseedConfig(good_score=0.7)),
 }
 RAW = {"no post-processing"}  # variants whose grasps are judged without the planner's pregrasp/squeeze
 
