@@ -69,6 +69,7 @@ ABLATIONS: dict[str, PlannerConfig] = {
     "reseed below score 0.7": PlannerConfig(reseed=ReseedConfig(good_score=0.7)),
     "every squeeze, every push (unstaged)": PlannerConfig(
         physics_rank=PhysicsRankConfig(retry_band=(), push_below_score=float("inf"))),
+    "squeezes retried from score 0.7": PlannerConfig(physics_rank=PhysicsRankConfig(retry_band=(0.7, 5.0))),
     "holding below 0.7 and retried from 0.7": PlannerConfig(physics_rank=PhysicsRankConfig(retry_band=(0.7, 5.0)),
                                                        reseed=ReseedConfig(good_score=0.7)),
 }
