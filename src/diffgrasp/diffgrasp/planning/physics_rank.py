@@ -62,6 +62,37 @@ def settle_motion(mesh: trimesh.Trimesh, name: str, phases: dict[str, np.ndarray
     return SettleMotion(displacement, rotation, time.perf_counter() - t0, decomposition_s)
 
 
+def grasp_phase_arrays(grasps: list) -> dict[str, np.ndarray]:
+    """The phases of grasps (diffgrasp.grasps.Grasp, pregrasp/squeeze per §7 when unset) as SettleSimulator.settle
+    arrays: positions (N, 3), quaternions (N, 4) wxyz, joints (N, 22)."""
+    from diffgrasp.sim.grasp_test import Phases
+
+    phases = [Phases.from_grasp(g) for g in grasps]  # a few dozen grasps: conversion only, the rollouts batch
+    return {name: np.stack([getattr(p, name) for p in phases]) if phases else np.zeros((0, 22))
+            for name in ("pregrasp_position", "pregrasp_quat_wxyz", "pregrasp_joints", "grasp_position",
+                         "grasp_quat_wxyz", "grasp_joints", "squeeze_joints")}
+
+
+def verification_motion(grasps: list, file_object, config: PhysicsRankConfig) -> SettleMotion:
+    """Each grasp's own phases (file frame) through the physics test's closing and squeeze, then six pushes of
+    ``config.verify_push_s`` (every grasp pushed): the worst object motion, as SettleMotion."""
+    t0 = time.perf_counter()
+    sim, decomposition_s = settle_simulator(file_object.mesh, file_object.name or "object", config)
+    phases = grasp_phase_arrays(grasps)
+    displacement, rotation = sim.settle(**phases, push_s=config.verify_push_s)
+    _fail_prefilter(sim, phases["pregrasp_position"], phases["pregrasp_quat_wxyz"], phases["pregrasp_joints"],
+                    displacement)
+    return SettleMotion(displacement, rotation, time.perf_counter() - t0, decomposition_s)
+
+
+def _fail_prefilter(sim, position: np.ndarray, quat_wxyz: np.ndarray, joints: np.ndarray,
+                    displacement: np.ndarray) -> None:
+    """Set ``displacement`` (N,) to inf, in place, where the pregrasp penetrates deeper than the physics test's
+    pre-filter allows (such a grasp fails the test whatever it does next)."""
+    deep = sim.pregrasp_penetration(position, quat_wxyz, joints) > sim.config.prefilter_penetration_m
+    displacement[deep] = np.inf
+
+
 @dataclasses.dataclass
 class PhaseChoice:
     """Per candidate (N,): the chosen squeeze (N, 22) and pregrasp joints (N, 22) and the motion they cause."""
@@ -79,6 +110,7 @@ def best_phase_variants(post, closed, index: np.ndarray, poses: dict[str, np.nda
     The first pair runs for every candidate; the other pairs only for those whose first score lies in
     ``retry_band`` [lo, hi) (empty: every candidate): below lo the grasp already holds, at hi or above another
     squeeze almost never rescues it (val split: 7 of 375 holding grasps; the retries then cost ~40 % of the runs).
+    A candidate whose chosen pregrasp fails the physics test's pre-filter gets displacement inf.
     poses (file frame): pregrasp_position (N, 3), pregrasp_quat_wxyz (N, 4) (= the grasp's), grasp_position (N, 3),
     grasp_joints (N, 22). file_object: ObjectModel of the mesh in that frame. config: PlannerConfig.
     """
@@ -108,9 +140,12 @@ def best_phase_variants(post, closed, index: np.ndarray, poses: dict[str, np.nda
     run(np.repeat(np.arange(1, v), len(retry)), np.tile(retry, v - 1))
     motion = SettleMotion(displacement, rotation, 0.0, decomposition_s)
     best = motion.score(rank).argmin(0)  # (N,) each candidate's best variant (the first on ties and untried ones)
-    chosen = SettleMotion(displacement[best, np.arange(n)], rotation[best, np.arange(n)],
-                          time.perf_counter() - t0, decomposition_s)
+    chosen = SettleMotion(displacement[best, np.arange(n)], rotation[best, np.arange(n)], 0.0, decomposition_s)
+    _fail_prefilter(sim, poses["pregrasp_position"], poses["pregrasp_quat_wxyz"], openings[best, np.arange(n)],
+                    chosen.displacement_m)
+    chosen.seconds = time.perf_counter() - t0
     return PhaseChoice(squeezes[best, np.arange(n)], openings[best, np.arange(n)], chosen)
 
 
-__all__ = ["PhaseChoice", "SettleMotion", "best_phase_variants", "settle_motion", "settle_simulator"]
+__all__ = ["PhaseChoice", "SettleMotion", "best_phase_variants", "grasp_phase_arrays", "settle_motion",
+           "settle_simulator", "verification_motion"]

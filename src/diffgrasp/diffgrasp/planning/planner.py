@@ -10,6 +10,7 @@ de-duplication. Everything is in the object file's own frame. Deterministic for 
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import time
 from collections.abc import Callable
@@ -126,7 +127,13 @@ def _plan(obj, k: int, seed: int, config: PlannerConfig, device, progress, shoul
         n += added
         if added:
             timings["reseed"] = time.perf_counter() - t0
-    grasps = [ranked.grasps[i] for i in ranked.pick(k, config.post)]
+    picked = ranked.pick(k, config.post)
+    stopped = (should_cancel is not None and should_cancel()) or (deadline is not None and time.perf_counter() > deadline)
+    if config.physics_rank.enabled and config.physics_rank.verify_per_grasp > 0 and not stopped:
+        t0 = time.perf_counter()
+        picked = _verified_pick(ranked, k, config, file_object)
+        timings["verify"] = time.perf_counter() - t0
+    grasps = [ranked.grasps[i] for i in picked]
     timings["total"] = time.perf_counter() - start
     state = outcome.state
     best = int(state.loss.argmin()) if state.loss.numel() else 0
@@ -185,6 +192,25 @@ def _reseed(ranked: RankedCandidates, rejected: dict[str, int], k: int, hand: Sh
         rejected = {key: rejected[key] + more_rejected[key] for key in rejected}
         added += count
     return ranked, added, rejected
+
+
+def _verified_pick(ranked: RankedCandidates, k: int, config: PlannerConfig, file_object: ObjectModel) -> list[int]:
+    """Indices of the k grasps to return: the best ceil(verify_per_grasp · k) distinct physics-ranked candidates,
+    re-simulated with pushes of ``verify_push_s``, least moving first (ties: the ranking's order). Each verified
+    grasp gets metrics ``push_displacement_m`` and ``push_rotation_deg``."""
+    from diffgrasp.planning.physics_rank import verification_motion
+
+    rank = config.physics_rank
+    picked = ranked.pick(math.ceil(rank.verify_per_grasp * k), config.post)
+    ranked_ok = [i for i in picked if np.isfinite(ranked.score[i])]  # the rest never reached the physics ranking
+    if not ranked_ok:
+        return picked[:k]
+    motion = verification_motion([ranked.grasps[i] for i in ranked_ok], file_object, rank)
+    for i, d, r in zip(ranked_ok, motion.displacement_m, motion.rotation_deg, strict=True):
+        ranked.grasps[i].metrics.update(push_displacement_m=float(d), push_rotation_deg=float(r))
+    order = np.argsort(motion.score(rank), kind="stable")
+    rest = [i for i in picked if not np.isfinite(ranked.score[i])]
+    return ([ranked_ok[j] for j in order] + rest)[:k]
 
 
 def _initial(obj: ObjectModel, n: int, hand: ShadowHand, coupling: JointCoupling, config: PlannerConfig,

@@ -109,6 +109,10 @@ class PhysicsRankConfig:
     pushes) is below it are pushed (inf: all); the others keep the settle score, a lower bound already out of the
     running. coacd: the decomposition's settings (default: the physics test's own, sharing its cache;
     noisy scans want coarser ones: a fused demo scan took 86 s with these, 3 s with threshold 0.1 and 8 hulls).
+
+    Verification: the best ceil(verify_per_grasp · k) distinct grasps of the ranking run again with longer pushes
+    (``verify_push_s`` each, the same six directions) and the k that move the object least under them are returned,
+    in that order (0 = off). The short pushes miss grasps that hold at first and then slip slowly.
     """
 
     enabled: bool = True
@@ -119,6 +123,8 @@ class PhysicsRankConfig:
     displacement_scale_m: float = 0.03
     retry_band: tuple[float, ...] = (1.0, 5.0)
     push_below_score: float = 2.0
+    verify_per_grasp: float = 2.0
+    verify_push_s: float = 0.5
     threads: int = 0
     coacd: CoacdConfig = dataclasses.field(default_factory=CoacdConfig)
 
@@ -133,6 +139,9 @@ class PhysicsRankConfig:
             raise ValueError(f"planner.physics_rank.retry_band: [lo, hi] with lo < hi or [], got {list(self.retry_band)}")
         if not self.push_below_score > 0:
             raise ValueError(f"planner.physics_rank.push_below_score: must be > 0, got {self.push_below_score}")
+        if not (self.verify_per_grasp >= 0 and self.verify_push_s > 0):
+            raise ValueError("planner.physics_rank: verify_per_grasp must be >= 0 and verify_push_s > 0, got "
+                             f"{self.verify_per_grasp} and {self.verify_push_s}")
 
 
 @dataclasses.dataclass(frozen=True)

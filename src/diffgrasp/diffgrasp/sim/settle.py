@@ -137,6 +137,21 @@ class SettleSimulator:
         displacement, rotation = self._object_motion(out)  # (N·6, steps)
         return displacement.reshape(n, -1).max(1), rotation.reshape(n, -1).max(1)
 
+    def pregrasp_penetration(self, pregrasp_position: np.ndarray, pregrasp_quat_wxyz: np.ndarray,
+                             pregrasp_joints: np.ndarray) -> np.ndarray:
+        """(N,) m: the deepest hand–object or hand–hand penetration at each pregrasp, as the §7 pre-filter measures
+        it (on the convex pieces: for concave objects they reach beyond the mesh). Positions (N, 3), quaternions
+        (N, 4) wxyz, joints (N, 22) rad."""
+        from diffgrasp.sim.grasp_test import GraspTester
+
+        tester = GraspTester(self.model, self.index, self.config)
+        depth = np.zeros(len(pregrasp_joints))
+        for i in range(len(depth)):  # one mj_forward each (µs): collision detection only, no stepping
+            tester.set_state(pregrasp_position[i], pregrasp_quat_wxyz[i], pregrasp_joints[i])
+            contacts = tester.contacts()
+            depth[i] = max(tester._depth(contacts, contacts["ho"]), tester._depth(contacts, contacts["hh"]))
+        return depth
+
     def _object_motion(self, states: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """States (..., nstate) → object displacement (...) m and rotation (...) deg; non-finite → inf."""
         at = self._qpos0 + self.index.object_qpos

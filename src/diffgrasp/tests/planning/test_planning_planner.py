@@ -236,9 +236,9 @@ def test_physics_rank_orders_returned_grasps_by_settle_motion(box_path):
     """With the physics ranking on, every grasp carries its simulated settle motion and they come best first."""
     from diffgrasp.planning import PhysicsRankConfig
 
-    rank = PhysicsRankConfig(threads=1)
+    rank = PhysicsRankConfig(threads=1, verify_per_grasp=0.0)  # no verification: the ranking's own order
     plan = plan_grasps(box_path, k=4, seed=0, config=dataclasses.replace(SMALL, physics_rank=rank))
-    assert plan.grasps and "physics_rank" in plan.timings_s
+    assert plan.grasps and "physics_rank" in plan.timings_s and "verify" not in plan.timings_s
     score = [g.metrics["settle_rotation_deg"] / rank.rotation_scale_deg
              + g.metrics["settle_displacement_m"] / rank.displacement_scale_m for g in plan.grasps]
     assert score == sorted(score)
@@ -251,6 +251,32 @@ def test_physics_rank_orders_returned_grasps_by_settle_motion(box_path):
     off = plan_grasps(box_path, k=4, seed=0,
                       config=dataclasses.replace(SMALL, physics_rank=PhysicsRankConfig(enabled=False)))
     assert all("settle_rotation_deg" not in g.metrics for g in off.grasps) and "physics_rank" not in off.timings_s
+
+
+def test_verification_returns_the_least_moving_of_the_best_2k(box_path):
+    """Verification re-simulates the 2k best distinct grasps with longer pushes and returns the k moving least,
+    in that order; with 1k it only reorders the ranking's k."""
+    from diffgrasp.planning import PhysicsRankConfig
+
+    def plan(k, per_grasp):
+        rank = PhysicsRankConfig(threads=1, verify_per_grasp=per_grasp)
+        return plan_grasps(box_path, k=k, seed=0, config=dataclasses.replace(SMALL, physics_rank=rank)), rank
+
+    key = lambda g: tuple(np.round(g.palm_position, 9))  # noqa: E731
+    unverified, _ = plan(6, 0.0)
+    verified, rank = plan(3, 2.0)
+    assert len(verified.grasps) == 3 and "verify" in verified.timings_s
+    score = [g.metrics["push_rotation_deg"] / rank.rotation_scale_deg
+             + g.metrics["push_displacement_m"] / rank.displacement_scale_m for g in verified.grasps]
+    assert score == sorted(score)
+    assert {key(g) for g in verified.grasps} <= {key(g) for g in unverified.grasps}  # drawn from the best 2k
+    for g in verified.grasps:  # the longer pushes start with the ranking's short ones
+        assert g.metrics["push_displacement_m"] >= g.metrics["settle_displacement_m"] - 1e-12
+        assert g.metrics["push_rotation_deg"] >= g.metrics["settle_rotation_deg"] - 1e-9
+    reordered, _ = plan(3, 1.0)
+    assert sorted(map(key, reordered.grasps)) == sorted(map(key, unverified.grasps[:3]))
+    with pytest.raises(ValueError, match="verify_per_grasp"):
+        PhysicsRankConfig(verify_per_grasp=-1.0)
 
 
 def test_staged_physics_ranking_matches_the_full_one_when_everything_is_retried(box_path):

@@ -98,3 +98,47 @@ def test_push_filter_pushes_only_the_chosen_grasps(cylinder_tester, power_grasp)
         assert part[i][0] == full[i][0] and np.array_equal(part[i][1:], settle[i][1:])
     none = sim.settle(**phases, push_s=0.2, push_filter=lambda d, r: np.zeros(len(d), bool))
     np.testing.assert_array_equal(np.array(none), np.array(settle))
+
+
+def test_pregrasp_penetration_is_the_prefilter_depth(cylinder_tester, power_grasp):
+    """The batched pre-filter depth equals the reference tester's, grasp by grasp; a pregrasp 2.7 cm inside fails."""
+    from diffgrasp.sim.settle import SettleSimulator
+
+    deep = moved(power_grasp, -0.03)  # the whole hand 3 cm into the cylinder (the §7 pregrasp backs off 3 mm)
+    grasps = [*_variants(power_grasp), deep]
+    phases = [Phases.from_grasp(g) for g in grasps]
+    sim = SettleSimulator(cylinder_tester.model, cylinder_tester.index, cylinder_tester.config, threads=1)
+    stacked = _stack(phases)
+    depth = sim.pregrasp_penetration(stacked["pregrasp_position"], stacked["pregrasp_quat_wxyz"],
+                                     stacked["pregrasp_joints"])
+    reference = np.array([max(cylinder_tester.prefilter(ph)) for ph in phases])
+    np.testing.assert_allclose(depth, reference, atol=1e-12)
+    assert depth[0] < 1e-3 and depth[-1] > cylinder_tester.config.prefilter_penetration_m
+
+
+def test_verification_pushes_longer_and_fails_deep_pregrasps(cylinder_mesh, power_grasp, monkeypatch, tmp_path):
+    """verification_motion = the grasps' own phases with pushes of verify_push_s (the batched simulator's numbers),
+    except a grasp whose pregrasp fails the test's pre-filter: inf."""
+    import dataclasses
+
+    from diffgrasp.geometry import ObjectModel
+    from diffgrasp.planning import PhysicsRankConfig
+    from diffgrasp.planning.physics_rank import grasp_phase_arrays, settle_simulator, verification_motion
+    from diffgrasp.sim.convex_decomposition import CoacdConfig
+
+    monkeypatch.setenv("DIFFGRASP_CACHE", str(tmp_path))
+    deep = moved(power_grasp, -0.03)  # pregrasp 2.7 cm inside
+    grasps = [*_variants(power_grasp), deep]
+    rank = PhysicsRankConfig(threads=1, verify_push_s=0.2,
+                             coacd=CoacdConfig(threshold=0.1, preprocess_resolution=30, resolution=1000,
+                                               mcts_iterations=30, mcts_nodes=10))
+    cylinder = ObjectModel(cylinder_mesh, name="cylinder")
+    motion = verification_motion(grasps, cylinder, rank)
+    sim, _ = settle_simulator(cylinder.mesh, "cylinder", rank)
+    disp, rot = sim.settle(**grasp_phase_arrays(grasps), push_s=0.2)
+    np.testing.assert_array_equal(motion.displacement_m[:3], disp[:3])
+    np.testing.assert_array_equal(motion.rotation_deg, rot)
+    assert np.isinf(motion.displacement_m[3]) and np.isfinite(disp[3])
+    longer = verification_motion(grasps[:1], cylinder, dataclasses.replace(rank, verify_push_s=0.4))
+    assert longer.displacement_m[0] >= motion.displacement_m[0] - 1e-12  # the first 0.2 s are the same steps
+    assert motion.score(rank)[0] < 1.0  # the firm grasp holds through the longer pushes
