@@ -74,6 +74,7 @@ ABLATIONS: dict[str, PlannerConfig] = {
     "verify 1.5k with 0.3 s pushes": PlannerConfig(physics_rank=PhysicsRankConfig(verify_per_grasp=1.5,
                                                                                   verify_push_s=0.3)),
     "verify 3k": PlannerConfig(physics_rank=PhysicsRankConfig(verify_per_grasp=3.0)),
+    "verify with 1 s pushes": PlannerConfig(physics_rank=PhysicsRankConfig(verify_push_s=1.0)),
     "holding below 0.7 and retried from 0.7": PlannerConfig(physics_rank=PhysicsRankConfig(retry_band=(0.7, 5.0)),
                                                        reseed=ReseedConfig(good_score=0.7)),
 }

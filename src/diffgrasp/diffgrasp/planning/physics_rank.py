@@ -73,16 +73,16 @@ def grasp_phase_arrays(grasps: list) -> dict[str, np.ndarray]:
                          "grasp_quat_wxyz", "grasp_joints", "squeeze_joints")}
 
 
-def verification_motion(grasps: list, file_object, config: PhysicsRankConfig) -> SettleMotion:
-    """Each grasp's own phases (file frame) through the physics test's closing and squeeze, then six pushes of
-    ``config.verify_push_s`` (every grasp pushed): the worst object motion, as SettleMotion."""
+def verification_motion(grasps: list, sim, config: PhysicsRankConfig) -> SettleMotion:
+    """Each grasp's own phases (file frame) through the physics test's closing and squeeze in ``sim`` (a
+    SettleSimulator of the object, see settle_simulator), then six pushes of ``config.verify_push_s`` (every grasp
+    pushed): the worst object motion, as SettleMotion (a pregrasp failing the test's pre-filter: inf)."""
     t0 = time.perf_counter()
-    sim, decomposition_s = settle_simulator(file_object.mesh, file_object.name or "object", config)
     phases = grasp_phase_arrays(grasps)
     displacement, rotation = sim.settle(**phases, push_s=config.verify_push_s)
     _fail_prefilter(sim, phases["pregrasp_position"], phases["pregrasp_quat_wxyz"], phases["pregrasp_joints"],
                     displacement)
-    return SettleMotion(displacement, rotation, time.perf_counter() - t0, decomposition_s)
+    return SettleMotion(displacement, rotation, time.perf_counter() - t0, 0.0)
 
 
 def _fail_prefilter(sim, position: np.ndarray, quat_wxyz: np.ndarray, joints: np.ndarray,

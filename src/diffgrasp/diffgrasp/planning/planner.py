@@ -4,7 +4,7 @@ Pipeline: initial candidates (around the convex hull, or the network's predictio
 given grasps) → batched refinement on ``GraspLoss`` (or the DexGraspNet-style baseline energy) → closing onto the
 surface, pregrasp/squeeze → rejection (penetration, self-collision, too few touching fingers) → ranking by the
 physics rollouts, then exact Q1 → (too few holding: refine jittered copies of the holding ones and rank again) →
-de-duplication. Everything is in the object file's own frame. Deterministic for a seed on CPU.
+de-duplication → verification of the best 2k with longer pushes (the k moving least). Everything is in the object file's own frame. Deterministic for a seed on CPU.
 """
 
 from __future__ import annotations
@@ -195,22 +195,33 @@ def _reseed(ranked: RankedCandidates, rejected: dict[str, int], k: int, hand: Sh
 
 
 def _verified_pick(ranked: RankedCandidates, k: int, config: PlannerConfig, file_object: ObjectModel) -> list[int]:
-    """Indices of the k grasps to return: the best ceil(verify_per_grasp · k) distinct physics-ranked candidates,
-    re-simulated with pushes of ``verify_push_s``, least moving first (ties: the ranking's order). Each verified
-    grasp gets metrics ``push_displacement_m`` and ``push_rotation_deg``."""
-    from diffgrasp.planning.physics_rank import verification_motion
+    """Indices of the k grasps to return, least moving under pushes of ``verify_push_s`` first (ties: the ranking's
+    order). The best distinct physics-ranked candidates are re-simulated in ranking order: the first k, then twice
+    as many as are still missing to k holding grasps (score below ``verify_holding_score``), and so on, at most
+    ceil(verify_per_grasp · k) in all. Each verified grasp gets metrics ``push_displacement_m`` and
+    ``push_rotation_deg``."""
+    from diffgrasp.planning.physics_rank import settle_simulator, verification_motion
 
     rank = config.physics_rank
     picked = ranked.pick(math.ceil(rank.verify_per_grasp * k), config.post)
-    ranked_ok = [i for i in picked if np.isfinite(ranked.score[i])]  # the rest never reached the physics ranking
-    if not ranked_ok:
-        return picked[:k]
-    motion = verification_motion([ranked.grasps[i] for i in ranked_ok], file_object, rank)
-    for i, d, r in zip(ranked_ok, motion.displacement_m, motion.rotation_deg, strict=True):
-        ranked.grasps[i].metrics.update(push_displacement_m=float(d), push_rotation_deg=float(r))
-    order = np.argsort(motion.score(rank), kind="stable")
+    pool = [i for i in picked if np.isfinite(ranked.score[i])]  # the rest never passed the physics ranking's checks
     rest = [i for i in picked if not np.isfinite(ranked.score[i])]
-    return ([ranked_ok[j] for j in order] + rest)[:k]
+    if not pool:
+        return picked[:k]
+    sim, _ = settle_simulator(file_object.mesh, file_object.name or "object", rank)
+    verified: list[int] = []
+    scores = np.zeros(0)
+    batch = pool[:k]
+    while batch:
+        motion = verification_motion([ranked.grasps[i] for i in batch], sim, rank)
+        for i, d, r in zip(batch, motion.displacement_m, motion.rotation_deg, strict=True):
+            ranked.grasps[i].metrics.update(push_displacement_m=float(d), push_rotation_deg=float(r))
+        verified += batch
+        scores = np.concatenate([scores, motion.score(rank)])
+        missing = k - int((scores < rank.verify_holding_score).sum())
+        batch = pool[len(verified):len(verified) + 2 * missing] if missing > 0 else []
+    order = np.argsort(scores, kind="stable")
+    return ([verified[j] for j in order] + rest)[:k]
 
 
 def _initial(obj: ObjectModel, n: int, hand: ShadowHand, coupling: JointCoupling, config: PlannerConfig,

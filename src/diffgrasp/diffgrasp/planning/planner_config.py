@@ -110,9 +110,11 @@ class PhysicsRankConfig:
     running. coacd: the decomposition's settings (default: the physics test's own, sharing its cache;
     noisy scans want coarser ones: a fused demo scan took 86 s with these, 3 s with threshold 0.1 and 8 hulls).
 
-    Verification: the best ceil(verify_per_grasp · k) distinct grasps of the ranking run again with longer pushes
-    (``verify_push_s`` each, the same six directions) and the k that move the object least under them are returned,
-    in that order (0 = off). The short pushes miss grasps that hold at first and then slip slowly.
+    Verification: the ranking's best distinct grasps run again with longer pushes (``verify_push_s`` each, the same
+    six directions), in ranking order — the first k, then twice as many as are still missing to k that hold (score
+    below ``verify_holding_score``), at most ceil(verify_per_grasp · k) in all — and the k that move the object
+    least are returned, in that order (verify_per_grasp 0 = off). The short pushes miss grasps that hold for a
+    while and then slip (val split: slips after 0.75–1.6 s of a steady push).
     """
 
     enabled: bool = True
@@ -124,7 +126,8 @@ class PhysicsRankConfig:
     retry_band: tuple[float, ...] = (1.0, 5.0)
     push_below_score: float = 2.0
     verify_per_grasp: float = 2.0
-    verify_push_s: float = 0.5
+    verify_push_s: float = 1.0
+    verify_holding_score: float = 1.0
     threads: int = 0
     coacd: CoacdConfig = dataclasses.field(default_factory=CoacdConfig)
 
@@ -139,9 +142,10 @@ class PhysicsRankConfig:
             raise ValueError(f"planner.physics_rank.retry_band: [lo, hi] with lo < hi or [], got {list(self.retry_band)}")
         if not self.push_below_score > 0:
             raise ValueError(f"planner.physics_rank.push_below_score: must be > 0, got {self.push_below_score}")
-        if not (self.verify_per_grasp >= 0 and self.verify_push_s > 0):
-            raise ValueError("planner.physics_rank: verify_per_grasp must be >= 0 and verify_push_s > 0, got "
-                             f"{self.verify_per_grasp} and {self.verify_push_s}")
+        if not (self.verify_per_grasp >= 0 and self.verify_push_s > 0 and self.verify_holding_score > 0):
+            raise ValueError("planner.physics_rank: verify_per_grasp must be >= 0, verify_push_s and "
+                             f"verify_holding_score > 0, got {self.verify_per_grasp}, {self.verify_push_s} and "
+                             f"{self.verify_holding_score}")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -254,27 +254,31 @@ def test_physics_rank_orders_returned_grasps_by_settle_motion(box_path):
 
 
 def test_verification_returns_the_least_moving_of_the_best_2k(box_path):
-    """Verification re-simulates the 2k best distinct grasps with longer pushes and returns the k moving least,
-    in that order; with 1k it only reorders the ranking's k."""
+    """Verification re-simulates the best distinct grasps with longer pushes — the first k, then twice the shortfall
+    of holding ones, at most 2k — and returns the k moving least, in that order."""
     from diffgrasp.planning import PhysicsRankConfig
 
-    def plan(k, per_grasp):
-        rank = PhysicsRankConfig(threads=1, verify_per_grasp=per_grasp)
+    def plan(k, **verify):
+        rank = PhysicsRankConfig(threads=1, **verify)
         return plan_grasps(box_path, k=k, seed=0, config=dataclasses.replace(SMALL, physics_rank=rank)), rank
 
     key = lambda g: tuple(np.round(g.palm_position, 9))  # noqa: E731
-    unverified, _ = plan(6, 0.0)
-    verified, rank = plan(3, 2.0)
-    assert len(verified.grasps) == 3 and "verify" in verified.timings_s
-    score = [g.metrics["push_rotation_deg"] / rank.rotation_scale_deg
-             + g.metrics["push_displacement_m"] / rank.displacement_scale_m for g in verified.grasps]
-    assert score == sorted(score)
-    assert {key(g) for g in verified.grasps} <= {key(g) for g in unverified.grasps}  # drawn from the best 2k
-    for g in verified.grasps:  # the longer pushes start with the ranking's short ones
+    unverified, _ = plan(6, verify_per_grasp=0.0)
+    top6 = [key(g) for g in unverified.grasps]
+    # holding = below 1e-6: nothing holds, so all 2k are verified and the k least moving of them come back
+    strict, rank = plan(3, verify_holding_score=1e-6)
+    assert len(strict.grasps) == 3 and "verify" in strict.timings_s
+    score = lambda g: (g.metrics["push_rotation_deg"] / rank.rotation_scale_deg  # noqa: E731
+                       + g.metrics["push_displacement_m"] / rank.displacement_scale_m)
+    assert [score(g) for g in strict.grasps] == sorted(score(g) for g in strict.grasps)
+    assert {key(g) for g in strict.grasps} <= set(top6)  # drawn from the best 2k
+    for g in strict.grasps:  # the longer pushes start with the ranking's short ones
         assert g.metrics["push_displacement_m"] >= g.metrics["settle_displacement_m"] - 1e-12
         assert g.metrics["push_rotation_deg"] >= g.metrics["settle_rotation_deg"] - 1e-9
-    reordered, _ = plan(3, 1.0)
-    assert sorted(map(key, reordered.grasps)) == sorted(map(key, unverified.grasps[:3]))
+    # holding = below 1e9: the first k hold, nothing more is verified: the ranking's k, reordered
+    lenient, _ = plan(3, verify_holding_score=1e9)
+    assert sorted(map(key, lenient.grasps)) == sorted(top6[:3])
+    assert [score(g) for g in lenient.grasps] == sorted(score(g) for g in lenient.grasps)
     with pytest.raises(ValueError, match="verify_per_grasp"):
         PhysicsRankConfig(verify_per_grasp=-1.0)
 
@@ -349,7 +353,7 @@ def test_reseeding_refines_copies_of_holding_grasps_when_too_few_hold(box_path):
     refined and ranked with the first round; none hold (good_score 0) or reseeding off: one round only."""
     from diffgrasp.planning import PhysicsRankConfig
 
-    rank = PhysicsRankConfig(threads=1)
+    rank = PhysicsRankConfig(threads=1, verify_per_grasp=0.0)  # the ranking's own order (verification has its test)
     reseed = ReseedConfig(rounds=1, good_score=float("inf"), candidates=6, iterations=5)
     config = dataclasses.replace(SMALL, physics_rank=rank, reseed=reseed)
     seen = []

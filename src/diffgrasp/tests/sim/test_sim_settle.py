@@ -133,12 +133,12 @@ def test_verification_pushes_longer_and_fails_deep_pregrasps(cylinder_mesh, powe
                              coacd=CoacdConfig(threshold=0.1, preprocess_resolution=30, resolution=1000,
                                                mcts_iterations=30, mcts_nodes=10))
     cylinder = ObjectModel(cylinder_mesh, name="cylinder")
-    motion = verification_motion(grasps, cylinder, rank)
     sim, _ = settle_simulator(cylinder.mesh, "cylinder", rank)
+    motion = verification_motion(grasps, sim, rank)
     disp, rot = sim.settle(**grasp_phase_arrays(grasps), push_s=0.2)
     np.testing.assert_array_equal(motion.displacement_m[:3], disp[:3])
     np.testing.assert_array_equal(motion.rotation_deg, rot)
     assert np.isinf(motion.displacement_m[3]) and np.isfinite(disp[3])
-    longer = verification_motion(grasps[:1], cylinder, dataclasses.replace(rank, verify_push_s=0.4))
+    longer = verification_motion(grasps[:1], sim, dataclasses.replace(rank, verify_push_s=0.4))
     assert longer.displacement_m[0] >= motion.displacement_m[0] - 1e-12  # the first 0.2 s are the same steps
     assert motion.score(rank)[0] < 1.0  # the firm grasp holds through the longer pushes
