@@ -5,9 +5,10 @@ and report success rate (passed / submitted; k grasps are asked for, fewer retur
 objects with at least one passing grasp, median / max penetration, contact count, diversity (mean pairwise palm
 rotation angle, mean std of the joint vector), planning seconds per grasp and passing grasps per planning second.
 ``--ablation`` adds rows for variants of our planner (no Q1 term, 16 vs 256 Q1 directions, no closeness, no
-post-processing, no physics ranking, physics ranking by the settle alone, 4 and 8 candidates per grasp; other
+post-processing, no physics ranking, physics ranking by the settle alone, 6 and 8 candidates per grasp; other
 starts than the default random ones (half of them pinch starts): network starts only, half network and half random,
-random palm starts only, ¾ and all pinch starts; no reseeding, and 1, 2 or 4 reseeding rounds of 32).
+random palm starts only, ¾ and all pinch starts; no reseeding, and 1, 2 or 4 reseeding rounds of 32; the physics
+ranking's staging; no verification, or verifying all of the best 2k / 3k with 1 s / 0.5 s pushes).
 
 Usage: ``.venv/bin/python bench/planner.py [--objects NAME,...] [-k 16] [--split val] [--methods diffgrasp,dexgraspnet]
 [--ablation] [--json out.json]``
@@ -53,7 +54,7 @@ ABLATIONS: dict[str, PlannerConfig] = {
                                         physics_rank=NO_PHYSICS),
     "no physics rank": PlannerConfig(physics_rank=NO_PHYSICS),
     "physics rank: settle only": PlannerConfig(physics_rank=PhysicsRankConfig(push_s=0.0, squeeze_rad=())),
-    "4 candidates per grasp": PlannerConfig(candidates_per_grasp=4),
+    "6 candidates per grasp": PlannerConfig(candidates_per_grasp=6),
     "8 candidates per grasp": PlannerConfig(candidates_per_grasp=8),
     "network init only": PlannerConfig(init="network", init_config=InitConfig(network_share=1.0)),
     "½ network + ½ random": PlannerConfig(init="network", init_config=InitConfig(network_share=0.5)),
@@ -71,10 +72,12 @@ ABLATIONS: dict[str, PlannerConfig] = {
         physics_rank=PhysicsRankConfig(retry_band=(), push_below_score=float("inf"))),
     "squeezes retried from score 0.7": PlannerConfig(physics_rank=PhysicsRankConfig(retry_band=(0.7, 5.0))),
     "no verification": PlannerConfig(physics_rank=PhysicsRankConfig(verify_per_grasp=0.0)),
-    "verify 1.5k with 0.3 s pushes": PlannerConfig(physics_rank=PhysicsRankConfig(verify_per_grasp=1.5,
-                                                                                  verify_push_s=0.3)),
-    "verify 3k": PlannerConfig(physics_rank=PhysicsRankConfig(verify_per_grasp=3.0)),
-    "verify with 1 s pushes": PlannerConfig(physics_rank=PhysicsRankConfig(verify_push_s=1.0)),
+    # verify_holding_score ~0: nothing counts as holding, so every one of the best 2k (3k) is verified
+    "verify all 2k with 1 s pushes": PlannerConfig(physics_rank=PhysicsRankConfig(verify_holding_score=1e-9)),
+    "verify all 2k with 0.5 s pushes": PlannerConfig(physics_rank=PhysicsRankConfig(
+        verify_holding_score=1e-9, verify_push_s=0.5)),
+    "verify all 3k with 0.5 s pushes": PlannerConfig(physics_rank=PhysicsRankConfig(
+        verify_holding_score=1e-9, verify_push_s=0.5, verify_per_grasp=3.0)),
     "holding below 0.7 and retried from 0.7": PlannerConfig(physics_rank=PhysicsRankConfig(retry_band=(0.7, 5.0)),
                                                        reseed=ReseedConfig(good_score=0.7)),
 }

@@ -195,7 +195,7 @@ class PlannerConfig:
     # Network checkpoint for init "network" / method "network" (None: the packaged one, see
     # diffgrasp.network.default_checkpoint_path()).
     network_checkpoint: str | None = None
-    candidates_per_grasp: int = 6
+    candidates_per_grasp: int = 4
     min_candidates: int = 64
     time_budget_s: float | None = None
     # torch intra-op threads while planning on the CPU (0 = leave torch's setting). The planner's tensors are small
