@@ -4,7 +4,8 @@ Pipeline: initial candidates (around the convex hull, or the network's predictio
 given grasps) → batched refinement on ``GraspLoss`` (or the DexGraspNet-style baseline energy) → closing onto the
 surface, pregrasp/squeeze → rejection (penetration, self-collision, too few touching fingers) → ranking by the
 physics rollouts, then exact Q1 → (too few holding: refine jittered copies of the holding ones and rank again) →
-de-duplication → verification of the best 2k with longer pushes (the k moving least). Everything is in the object file's own frame. Deterministic for a seed on CPU.
+de-duplication → verification of the best (up to 2k) with longer pushes, the k moving least first. Everything is in
+the object file's own frame. Deterministic for a seed on CPU.
 """
 
 from __future__ import annotations
@@ -128,7 +129,8 @@ def _plan(obj, k: int, seed: int, config: PlannerConfig, device, progress, shoul
         if added:
             timings["reseed"] = time.perf_counter() - t0
     picked = ranked.pick(k, config.post)
-    stopped = (should_cancel is not None and should_cancel()) or (deadline is not None and time.perf_counter() > deadline)
+    stopped = ((should_cancel is not None and should_cancel())
+               or (deadline is not None and time.perf_counter() > deadline))
     if config.physics_rank.enabled and config.physics_rank.verify_per_grasp > 0 and not stopped:
         t0 = time.perf_counter()
         picked = _verified_pick(ranked, k, config, file_object)

@@ -152,11 +152,16 @@ class GraspTester:
         return float(max(0.0, -c["dist"][mask].min())) if mask.any() else 0.0
 
     # --- phases --------------------------------------------------------------------------------------------
-    def prefilter(self, ph: Phases) -> tuple[float, float]:
-        """(hand–object, hand–hand) penetration depths in m at the pregrasp."""
-        self.set_state(ph.pregrasp_position, ph.pregrasp_quat_wxyz, ph.pregrasp_joints)
+    def penetration_at(self, position: np.ndarray, quat_wxyz: np.ndarray, joints: np.ndarray) -> tuple[float, float]:
+        """(hand–object, hand–hand) penetration depths in m with the palm at position (3,) / quat_wxyz (4,) and the
+        fingers at joints (22,) rad (collision detection only, no stepping)."""
+        self.set_state(position, quat_wxyz, joints)
         c = self.contacts()
         return self._depth(c, c["ho"]), self._depth(c, c["hh"])
+
+    def prefilter(self, ph: Phases) -> tuple[float, float]:
+        """(hand–object, hand–hand) penetration depths in m at the pregrasp."""
+        return self.penetration_at(ph.pregrasp_position, ph.pregrasp_quat_wxyz, ph.pregrasp_joints)
 
     def grasp_metrics(self, ph: Phases) -> dict[str, object]:
         """Penetrations, contact bodies and exact Q1 at the grasp configuration (no simulation)."""

@@ -145,12 +145,9 @@ class SettleSimulator:
         from diffgrasp.sim.grasp_test import GraspTester
 
         tester = GraspTester(self.model, self.index, self.config)
-        depth = np.zeros(len(pregrasp_joints))
-        for i in range(len(depth)):  # one mj_forward each (µs): collision detection only, no stepping
-            tester.set_state(pregrasp_position[i], pregrasp_quat_wxyz[i], pregrasp_joints[i])
-            contacts = tester.contacts()
-            depth[i] = max(tester._depth(contacts, contacts["ho"]), tester._depth(contacts, contacts["hh"]))
-        return depth
+        # one mj_forward per grasp (µs each; the rollouts that follow take seconds)
+        return np.array([max(tester.penetration_at(p, q, j))
+                         for p, q, j in zip(pregrasp_position, pregrasp_quat_wxyz, pregrasp_joints, strict=True)])
 
     def _object_motion(self, states: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """States (..., nstate) → object displacement (...) m and rotation (...) deg; non-finite → inf."""
