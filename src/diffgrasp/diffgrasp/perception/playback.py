@@ -24,6 +24,7 @@ class PlaybackReader:
     """
 
     max_buffered: int = 8  # depth frames held before the playback waits (8 VGA depth+colour frames ≈ 12 MB)
+    color_grace_s: float = 1.0  # after the recording ended, how long a depth frame waits for its colour frame
 
     def __init__(self, rs: Any, path: str | os.PathLike) -> None:
         self.rs = rs
@@ -76,10 +77,14 @@ class PlaybackReader:
             self._started = True
         return self._started and status == self.rs.playback_status.stopped
 
-    def _wait(self, ready: Any, deadline: float) -> bool:
-        """Wait (holding the lock) until ``ready()``; False once the recording ended without it or at the deadline."""
+    def _wait(self, ready: Any, deadline: float, grace_s: float = 0.0) -> bool:
+        """Wait (holding the lock) until ``ready()``; False at the deadline, or ``grace_s`` after the recording
+        ended without it."""
+        ended_at = None
         while not ready():
-            if self._ended():
+            if ended_at is None and self._ended():
+                ended_at = time.monotonic()
+            if ended_at is not None and time.monotonic() >= ended_at + grace_s:
                 return ready()  # the last frame was handed over before the status turned to stopped
             if time.monotonic() > deadline:
                 return False
@@ -95,8 +100,10 @@ class PlaybackReader:
             color = None
             if self.has_color:
                 t = depth.get_timestamp()
-                # the colour frame recorded at or after this depth frame, or the recording's end
-                self._wait(lambda: any(c.get_timestamp() >= t for c in self._color), deadline)
+                # the colour frame recorded at or after this depth frame, or the recording's end: each sensor has
+                # its own callback thread, so the last colour frame can arrive after the status turned to stopped
+                self._wait(lambda: any(c.get_timestamp() >= t for c in self._color), deadline,
+                           grace_s=self.color_grace_s)
                 while len(self._color) > 1 and abs(self._color[1].get_timestamp() - t) <= abs(
                         self._color[0].get_timestamp() - t):
                     self._color.popleft()
