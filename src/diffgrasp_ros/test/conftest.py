@@ -6,6 +6,7 @@ environment already provides it).
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -16,6 +17,11 @@ SRC_DIR = PACKAGE_DIR.parent
 REPO_ROOT = SRC_DIR.parent
 VENDORED = PACKAGE_DIR / "test" / "vendored_msgs"
 VENDORED_PACKAGES = ("control_msgs", "moveit_msgs", "object_recognition_msgs")
+
+# DDS traffic of this test process stays on this machine and in its own domain: concurrent test processes (pytest-xdist
+# workers, other checkouts) would otherwise answer each other's actions of the same names.
+os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+os.environ["ROS_DOMAIN_ID"] = str(1 + os.getpid() % 100)
 
 try:
     import diffgrasp_ros  # noqa: F401
