@@ -41,24 +41,25 @@ def map_grasps(grasps: list, transform: np.ndarray) -> list:
     return out
 
 
-def approach_elevation_deg(grasp) -> float:
-    """Elevation (deg) of the palm's +y axis (away from the palmar side; the approach comes from there)."""
+def _palm_axis_elevation_deg(grasp, axis: int, sign: float, up: tuple[float, float, float]) -> float:
     import torch
 
     from diffgrasp.geometry.rotations import quaternion_xyzw_to_matrix
 
-    y = quaternion_xyzw_to_matrix(torch.as_tensor(np.asarray(grasp.palm_quaternion_xyzw, float))).numpy()[:, 1]
-    return float(np.degrees(np.arcsin(np.clip(y[2], -1.0, 1.0))))
+    direction = sign * quaternion_xyzw_to_matrix(torch.as_tensor(np.asarray(grasp.palm_quaternion_xyzw, float)))
+    up_unit = np.asarray(up, float) / np.linalg.norm(up)
+    return float(np.degrees(np.arcsin(np.clip(direction.numpy()[:, axis] @ up_unit, -1.0, 1.0))))
 
 
-def forearm_elevation_deg(grasp) -> float:
+def approach_elevation_deg(grasp, up: tuple[float, float, float] = (0.0, 0.0, 1.0)) -> float:
+    """Elevation (deg) above the table (normal ``up`` in the grasp's frame) of the palm's +y axis (away from the
+    palmar side; the approach comes from there)."""
+    return _palm_axis_elevation_deg(grasp, 1, 1.0, up)
+
+
+def forearm_elevation_deg(grasp, up: tuple[float, float, float] = (0.0, 0.0, 1.0)) -> float:
     """Elevation (deg) of the palm's −z axis: the forearm's direction (fingers point along +z, wrist joints at 0)."""
-    import torch
-
-    from diffgrasp.geometry.rotations import quaternion_xyzw_to_matrix
-
-    z = quaternion_xyzw_to_matrix(torch.as_tensor(np.asarray(grasp.palm_quaternion_xyzw, float))).numpy()[:, 2]
-    return float(np.degrees(np.arcsin(np.clip(-z[2], -1.0, 1.0))))
+    return _palm_axis_elevation_deg(grasp, 2, -1.0, up)
 
 
 def upper_hemisphere_init(mesh, n: int, planner_cfg, min_elevation_deg: float, seed: int,

@@ -19,10 +19,11 @@ from diffgrasp.grasps import Grasp
 PHASES: tuple[str, ...] = ("home", "pregrasp", "approach", "close", "lift", "hold")
 """Execution phases in order; ``ExecutionResult.phase_reached`` is one of them."""
 
-REASONS: tuple[str, ...] = ("ok", "unreachable", "collision", "slip", "no_grasps")
+REASONS: tuple[str, ...] = ("ok", "unreachable", "collision", "slip", "no_grasps", "cancelled", "control")
 """Why an execution stopped: ``ok`` (lifted and held), ``unreachable`` (IK failed or joint limits for every grasp),
 ``collision`` (every reachable grasp collides with table/object, or the arm knocked the object), ``slip`` (closed but
-the object was not lifted or fell during the hold), ``no_grasps`` (empty input)."""
+the object was not lifted or fell during the hold), ``no_grasps`` (empty input), ``cancelled`` (``stop()`` was
+called: the robot was brought to rest where it was), ``control`` (a controller rejected or aborted a motion)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,6 +95,8 @@ class ExecutionResult:
     executed grasp in the input list (None when none was executed). timings: wall seconds per stage (``plan`` and each
     executed phase) plus ``sim_time`` (simulated s). lift_height: object height gain at the end (m).
     candidates: feasibility of every checked grasp. frames: rendered (H, W, 3) uint8 images when asked for.
+    object_lifted: whether a measurement showed the object lifted (MuJoCo: the object's height; a robot: a sensed
+    grasp); None when nothing was measured. ``success`` never stands in for it.
     """
 
     success: bool
@@ -106,13 +109,14 @@ class ExecutionResult:
     lift_height: float = 0.0
     candidates: list[CandidateReport] = dataclasses.field(default_factory=list)
     frames: list[np.ndarray] = dataclasses.field(default_factory=list)
+    object_lifted: bool | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready summary (without frames)."""
         return {
             "success": self.success, "phase_reached": self.phase_reached, "reason": self.reason,
             "grasp_index": self.grasp_index, "message": self.message, "timings": dict(self.timings),
-            "lift_height_m": self.lift_height,
+            "lift_height_m": self.lift_height, "object_lifted": self.object_lifted,
             "candidates": [dataclasses.asdict(c) for c in self.candidates],
             "trajectories": None if self.trajectories is None else self.trajectories.to_dict(),
         }
@@ -124,6 +128,11 @@ class ExecutionBackend(abc.ABC):
     @abc.abstractmethod
     def execute(self, grasps: Sequence[Grasp], object_pose_world: np.ndarray, **kwargs: Any) -> ExecutionResult:
         """grasps: best first, palm poses in the object frame; object_pose_world: (4, 4) object-to-world."""
+
+    @abc.abstractmethod
+    def stop(self) -> None:
+        """Bring the robot to rest where it is, now (called from another thread while ``execute`` runs); that
+        ``execute`` then returns reason ``cancelled``. A stop before ``execute`` starts does nothing."""
 
 
 __all__ = ["PHASES", "REASONS", "CandidateReport", "ExecutionBackend", "ExecutionResult", "GraspPlan", "Segment",

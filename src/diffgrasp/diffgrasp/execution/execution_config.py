@@ -78,6 +78,7 @@ class ExecutionConfig:
     max_candidates: int = 32
     convex_decomposition: bool = True
     render_every: float = 0.25
+    stop_time: float = 0.5
     render_size: tuple[int, int] = (480, 360)
     render_shadows: bool = False
 

@@ -6,6 +6,7 @@ receives grasps with the *perceived* object pose, exactly as the robot would.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -63,6 +64,12 @@ class MujocoExecutionBackend(ExecutionBackend):
         self.scene = build_robot_scene(mesh, self.object_pose_world, convex_parts, config.scene, cameras)
         self.planner = GraspPlanner(self.scene, config)
         self._hand_ids, self._hand_map = hand_ctrl_matrix(self.scene)
+        self._stop = threading.Event()
+
+    def stop(self) -> None:
+        """Hold the arm and hand where they are from the next control step on; ``execute`` returns ``cancelled``
+        after ``config.stop_time`` s of simulated time at rest."""
+        self._stop.set()
 
     @classmethod
     def from_file(cls, path: str | Path, scale: float = 1.0, **kwargs: Any) -> MujocoExecutionBackend:
@@ -75,9 +82,11 @@ class MujocoExecutionBackend(ExecutionBackend):
         return cls(mesh, **kwargs)
 
     def execute(self, grasps: Sequence[Grasp], object_pose_world: np.ndarray, render_camera: str | None = None,
-                frame_callback: FrameCallback | None = None, seed: int = 0, **_: Any) -> ExecutionResult:
+                frame_callback: FrameCallback | None = None, seed: int = 0,
+                phase_callback: Callable[[str], None] | None = None, **_: Any) -> ExecutionResult:
         """Plan and run the best feasible grasp. ``render_camera``: a camera name of the scene (e.g. ``overview``)
-        whose frames are returned in ``result.frames``; ``frame_callback`` is called at the same times."""
+        whose frames are returned in ``result.frames``; ``frame_callback`` is called at the same times;
+        ``phase_callback(phase)`` when a phase starts."""
         pose = np.asarray(object_pose_world, dtype=float)
         if pose.shape != (4, 4) or not np.isfinite(pose).all():
             raise ValueError(f"object_pose_world: expected a finite (4, 4) matrix, got shape {pose.shape}")
@@ -86,22 +95,26 @@ class MujocoExecutionBackend(ExecutionBackend):
             raise ValueError(f"render_camera: no camera named {render_camera!r} in the scene")
         if len(grasps) == 0:
             return ExecutionResult(False, "home", "no_grasps", None, "no grasps given")
+        self._stop.clear()
         start = time.perf_counter()
         plan, reports = self.planner.plan(grasps, pose, seed=seed)
         timings = {"plan": time.perf_counter() - start}
+        if self._stop.is_set():
+            return ExecutionResult(False, "home", "cancelled", None, "stopped before moving", timings=timings,
+                                   candidates=reports, object_lifted=False)
         if plan is None:
             reasons = {r.reason for r in reports}
             reason = "collision" if "collision" in reasons else "unreachable"
             first = next(r for r in reports if r.reason == reason)
             message = f"no feasible grasp among {len(reports)}; grasp {first.grasp_index}: {first.message}"
             return ExecutionResult(False, "home", reason, None, message, timings=timings, candidates=reports)
-        result = self.run(plan, render_camera, frame_callback)
+        result = self.run(plan, render_camera, frame_callback, phase_callback)
         result.timings = {**timings, **result.timings}
         result.candidates = reports
         return result
 
-    def run(self, plan: GraspPlan, render_camera: str | None = None,
-            frame_callback: FrameCallback | None = None) -> ExecutionResult:
+    def run(self, plan: GraspPlan, render_camera: str | None = None, frame_callback: FrameCallback | None = None,
+            phase_callback: Callable[[str], None] | None = None) -> ExecutionResult:
         """Simulate the plan's segments from a reset scene and judge the lift."""
         cfg, scene = self.config, self.scene
         m, d = scene.model, scene.data
@@ -119,17 +132,30 @@ class MujocoExecutionBackend(ExecutionBackend):
         timings: dict[str, float] = {}
         phase_reached, step = "home", 0
         outcome: tuple[str, str] | None = None
+        stop_steps = max(1, round(cfg.stop_time / m.opt.timestep))
+        stopped_at: int | None = None
         try:
             for seg in plan.segments:
+                if phase_callback is not None and seg.phase != phase_reached:
+                    phase_callback(seg.phase)
                 phase_reached = seg.phase
                 wall = time.perf_counter()
                 n_steps = max(1, round(seg.duration / m.opt.timestep))
-                for k in range(n_steps):
-                    arm, hand = seg.targets((k + 1) * m.opt.timestep)
-                    d.ctrl[scene.arm_ctrl] = arm
-                    d.ctrl[self._hand_ids] = self._hand_map @ hand
+                k = 0
+                while k < n_steps or (stopped_at is not None and step - stopped_at < stop_steps):
+                    if stopped_at is None and self._stop.is_set():  # hold here: targets = where the joints are
+                        stopped_at = step
+                        d.ctrl[scene.arm_ctrl] = d.qpos[scene.arm_qpos]
+                        d.ctrl[self._hand_ids] = self._hand_map @ d.qpos[scene.hand_qpos]
+                    if stopped_at is None:
+                        arm, hand = seg.targets((k + 1) * m.opt.timestep)
+                        d.ctrl[scene.arm_ctrl] = arm
+                        d.ctrl[self._hand_ids] = self._hand_map @ hand
+                    elif step - stopped_at >= stop_steps:
+                        break
                     mujoco.mj_step(m, d)
                     step += 1
+                    k += 1
                     if step % record_every == 0:
                         rec_t.append(d.time)
                         rec_arm.append(d.qpos[scene.arm_qpos].copy())
@@ -143,6 +169,10 @@ class MujocoExecutionBackend(ExecutionBackend):
                         if frame_callback is not None:
                             frame_callback(seg.phase, float(d.time), m, d)
                 timings[seg.phase] = timings.get(seg.phase, 0.0) + time.perf_counter() - wall
+                if stopped_at is not None:
+                    outcome = ("cancelled", f"stopped during the {seg.phase} at {stopped_at * m.opt.timestep:.2f} s "
+                                            "of simulated time")
+                    break
                 outcome = self._judge(seg.phase, rest_pos, rest_z)
                 if outcome is not None:
                     break
@@ -151,13 +181,15 @@ class MujocoExecutionBackend(ExecutionBackend):
                 renderer.close()
         lift = float(d.xipos[scene.object_body][2] - rest_z)
         timings["sim_time"] = float(d.time)
+        if stopped_at is not None:
+            timings["stop_sim_time"] = stopped_at * m.opt.timestep
         traj = Trajectories(time=np.array(rec_t), arm_names=ARM_JOINT_NAMES, arm=np.array(rec_arm).reshape(-1, 6),
                             hand_names=JOINT_NAMES, hand=np.array(rec_hand).reshape(-1, 24),
                             object_position=np.array(rec_obj).reshape(-1, 3), phase=rec_phase)
         reason, message = outcome if outcome is not None else ("ok", f"lifted {100 * lift:.1f} cm and held")
         return ExecutionResult(success=reason == "ok", phase_reached=phase_reached, reason=reason,
                                grasp_index=plan.grasp_index, message=message, timings=timings, trajectories=traj,
-                               lift_height=lift, frames=frames)
+                               lift_height=lift, frames=frames, object_lifted=lift >= cfg.success_height)
 
     def _hand_touches_object(self) -> bool:
         d = self.scene.data

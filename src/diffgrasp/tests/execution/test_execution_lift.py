@@ -199,3 +199,22 @@ def test_rehearsal_on_a_shrunk_scan_needs_a_grasp_that_holds_a_thinner_object(se
     assert thin.passed == [] and thin.tested[0]["reason"] == "slip"
     with pytest.raises(ValueError, match="shrink_m"):
         rehearse_grasps(mesh, pose, [grasp], fast, 1, 1, shrink_m=-0.001)
+
+
+def test_stop_holds_the_robot_where_it_is_within_stop_time(setup):
+    """stop() during the approach (as the execution node's cancel does): the arm comes to rest within
+    ``stop_time`` of simulated time, the result says cancelled, and the object is reported not lifted."""
+    backend, pose, grasp = setup
+    result = backend.execute([grasp], pose, phase_callback=lambda phase: phase == "approach" and backend.stop())
+    assert result.reason == "cancelled" and not result.success and result.object_lifted is False
+    assert result.phase_reached == "approach"
+    stopped, end = result.timings["stop_sim_time"], result.timings["sim_time"]
+    assert end - stopped <= backend.config.stop_time + 1e-9
+    traj = result.trajectories
+    after = traj.time >= stopped
+    arm = traj.arm[after]
+    speed = np.abs(np.diff(arm[-6:], axis=0)).max() / np.diff(traj.time[after][-6:]).min()
+    assert speed < 0.02, f"arm still moving at {speed:.3f} rad/s at the end of the stop"
+    assert np.abs(arm[-1] - arm[0]).max() < 0.05  # held near where it was, not carried on to the approach target
+    # the next execution is not affected by the previous stop
+    assert backend.execute([grasp], pose).reason == "ok"
