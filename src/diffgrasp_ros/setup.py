@@ -28,6 +28,7 @@ setup(
             "refinement_node = diffgrasp_ros.refinement_node:main",
             "execution_node = diffgrasp_ros.execution_node:main",
             "orchestrator_node = diffgrasp_ros.orchestrator_node:main",
+            "sim_camera_node = diffgrasp_ros.sim_camera_node:main",
             "grasp_client = diffgrasp_ros.client:main",
         ],
     },

@@ -229,8 +229,13 @@ def execution_result_to_ros(f: MessageFactory, result: Any, result_type: Any) ->
             keep = np.concatenate([[True], np.diff(times) > 0])
             trajectories.append(joint_trajectory_to_ros(f, names, times[keep], values[idx][keep]))
     failed = "" if result.success else result.phase_reached
-    return execute_result_to_ros(f, code, result.message or result.reason, phase_reached=result.phase_reached,
-                                 failed_phase=failed, trajectories=trajectories, object_lifted=bool(result.success))
+    # object_lifted only from a measurement (the backend's ExecutionResult.object_lifted); None = not measured
+    lifted = getattr(result, "object_lifted", None)
+    message = result.message or result.reason
+    if lifted is None and result.success:
+        message += " (object not sensed: object_lifted is false)"
+    return execute_result_to_ros(f, code, message, phase_reached=result.phase_reached,
+                                 failed_phase=failed, trajectories=trajectories, object_lifted=bool(lifted))
 
 
 # --- GraspObject -----------------------------------------------------------------------------------------------------------

@@ -160,7 +160,8 @@ def main(args=None) -> None:
                                              ns.timeout,
                                              feedback=lambda fb: print(f"[{fb.stage}] {fb.progress:.0%}", flush=True))
         print(f"status {status}, error_code {result.error_code}: {result.message or 'ok'}; "
-              f"{len(result.candidates.grasps)} candidates, executed {result.executed_index}")
+              f"{len(result.candidates.grasps)} candidates, executed {result.executed_index}, "
+              f"object lifted: {result.object_lifted}")
     except (KeyboardInterrupt, ExternalShutdownException):
         if client is not None:
             client.cancel()

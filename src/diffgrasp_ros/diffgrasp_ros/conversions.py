@@ -172,7 +172,9 @@ def grasp_to_ros(f: MessageFactory, grasp: Any, *, frame_id: str = "object", sta
 
     metrics = dict(grasp.metrics)
     for name, value in metrics.items():
-        if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        if isinstance(value, bool | np.bool_):  # flags (the planner's ``valid``) travel as 1.0 / 0.0
+            metrics[name] = float(value)
+        elif not isinstance(value, int | float | np.integer | np.floating):
             raise ValueError(f"grasp {grasp_id or '?'}: metric {name!r} is not a number ({value!r})")
     quality = metrics.get("q1_exact", metrics.get("q1_generalized", math.nan))
     total = metrics.get("loss", math.nan) if loss_total is None else loss_total

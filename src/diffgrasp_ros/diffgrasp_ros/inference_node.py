@@ -1,60 +1,50 @@
 """Inference node: PredictGrasps action around the grasp network (object-centred depth views → grasps).
 
-The network is loaded once at start (``checkpoint``, "" = the packaged one). Goals are validated in the goal callback
-(rejected naming the bad field); cancellation is honoured between rendering and inference.
+A lifecycle node: the network is loaded on configure (``checkpoint``, "" = the packaged one) and freed on cleanup.
+Goals are validated in the goal callback (rejected naming the bad field); cancellation is honoured between rendering
+and inference.
 """
 
 from __future__ import annotations
 
 import time
+from typing import Any
 
-from rclpy.action import ActionServer, CancelResponse, GoalResponse
-from rclpy.callback_groups import ReentrantCallbackGroup
-from rclpy.node import Node
+import trimesh
+from diffgrasp.grasps import GraspSet
+from diffgrasp.network import GraspPredictor
+from diffgrasp_interfaces.action import PredictGrasps
 
+from diffgrasp_ros.action_messages import predict_feedback_to_ros, predict_goal_from_ros, predict_result_to_ros
+from diffgrasp_ros.conversions import grasp_set_to_ros
+from diffgrasp_ros.lifecycle import ExclusiveActionServer, Param, StageNode
+from diffgrasp_ros.message_factory import RclpyFactory
 from diffgrasp_ros.spin import spin_node
 
-PARAMETERS = {
-    "checkpoint": "",        # network checkpoint (.pt); "" = the packaged checkpoint
-    "device": "cpu",         # torch device: cpu or cuda
-}
 
+class InferenceNode(StageNode):
+    PARAMETERS = {
+        "checkpoint": Param("", "network checkpoint (.pt); '' = the packaged checkpoint"),
+        "device": Param("cpu", "torch device: cpu or cuda"),
+    }
 
-class InferenceNode(Node):
-    def __init__(self) -> None:
-        super().__init__("inference")
-        for name, default in PARAMETERS.items():
-            self.declare_parameter(name, default)
-        p = {name: self.get_parameter(name).value for name in PARAMETERS}
-        from diffgrasp.network import GraspPredictor
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__("inference", **kwargs)
+        self.predictor: GraspPredictor | None = None
+        self.server: ExclusiveActionServer | None = None
 
-        self.predictor = GraspPredictor(p["checkpoint"] or None, device=p["device"])
-        from diffgrasp_interfaces.action import PredictGrasps
+    def configure(self, params: dict[str, Any]) -> None:
+        self.predictor = GraspPredictor(params["checkpoint"] or None, device=params["device"])
+        self.server = ExclusiveActionServer(self, PredictGrasps, "predict_grasps", validate=predict_goal_from_ros,
+                                            run=self._predict)
+        self.get_logger().info(f"network loaded on {params['device']}")
 
-        self.server = ActionServer(self, PredictGrasps, "predict_grasps", execute_callback=self._execute,
-                                   goal_callback=self._on_goal, cancel_callback=lambda _: CancelResponse.ACCEPT,
-                                   callback_group=ReentrantCallbackGroup())
-        self.get_logger().info(f"network loaded on {p['device']}")
+    def cleanup(self) -> None:
+        if self.server is not None:
+            self.server.destroy()
+        self.server, self.predictor = None, None
 
-    def _on_goal(self, goal) -> GoalResponse:
-        from diffgrasp_ros.action_messages import predict_goal_from_ros
-
-        try:
-            predict_goal_from_ros(goal)
-        except ValueError as err:
-            self.get_logger().warn(f"rejected PredictGrasps goal: {err}")
-            return GoalResponse.REJECT
-        return GoalResponse.ACCEPT
-
-    def _execute(self, goal_handle):
-        import trimesh
-        from diffgrasp.grasps import GraspSet
-        from diffgrasp_interfaces.action import PredictGrasps
-
-        from diffgrasp_ros.action_messages import predict_feedback_to_ros, predict_goal_from_ros, predict_result_to_ros
-        from diffgrasp_ros.conversions import grasp_set_to_ros
-        from diffgrasp_ros.message_factory import RclpyFactory
-
+    def _predict(self, goal_handle: Any) -> Any:
         f, codes = RclpyFactory(), PredictGrasps.Result
         start = time.monotonic()
         try:
@@ -72,9 +62,6 @@ class InferenceNode(Node):
         except ValueError as err:
             goal_handle.abort()
             return predict_result_to_ros(f, codes.INVALID_GOAL, str(err))
-        except (RuntimeError, FileNotFoundError) as err:
-            goal_handle.abort()
-            return predict_result_to_ros(f, codes.FAILED, str(err))
         grasp_set = GraspSet(obs.object_id, obs.mesh_path, grasps)
         msg = grasp_set_to_ros(f, grasp_set, object_id=obs.object_id, frame_id="object",
                                stamp_ns=self.get_clock().now().nanoseconds, source="network")

@@ -1,8 +1,14 @@
 """Orchestrator node: GraspObject action chaining capture → fusion → inference → refinement → execution.
 
 Each stage is a call to the stage node's service/action (clients in a ReentrantCallbackGroup; futures awaited with
-events, never by spinning). Feedback at every stage boundary; cancelling forwards the cancel to the running
-sub-goal and returns CANCELLED with what was obtained so far. One goal at a time (busy → rejected).
+events, never by spinning). A stage counts as done only when its goal SUCCEEDED and its error code says so: a stage
+server whose callback raised ends ABORTED with an empty result (error_code 0), which is a failure here. Feedback at
+every stage boundary; cancelling forwards the cancel to the running sub-goal and returns CANCELLED with what was
+obtained so far. One goal at a time (busy → rejected).
+
+Execution tries the next candidate only when the previous one failed before the arm moved (no plan to the
+pre-grasp: nothing touched the object); a failure after that ends the goal (the execution backend has opened the
+hand and retreated), so the robot never starts another grasp with the hand on the object.
 """
 
 from __future__ import annotations
@@ -11,20 +17,30 @@ import math
 import threading
 import time
 
+from action_msgs.msg import GoalStatus
+from diagnostic_msgs.msg import DiagnosticStatus
 from rclpy.action import ActionClient, ActionServer, CancelResponse, GoalResponse
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.node import Node
 
+from diffgrasp_ros.lifecycle import COMMON_PARAMS, Diagnostics, Param, declare_params
 from diffgrasp_ros.spin import spin_node
 
 PARAMETERS = {
-    "server_timeout_s": 10.0,      # wait this long for each stage's server
-    "capture_timeout_s": 5.0,      # CaptureScene timeout
-    "refine_timeout_s": 60.0,      # RefineGrasps time budget (when the goal gives none)
-    "seed": 0,                     # refinement seed
-    "mesh_dir": "",                # passed to FuseScene.mesh_path as <mesh_dir>/<object_id>.ply when set
-    "plan_only": False,            # execute in plan-only mode (dry runs on the robot)
+    "server_timeout_s": Param(10.0, "wait this long for each stage's server (s)", (0.1, 600.0)),
+    "capture_timeout_s": Param(5.0, "CaptureScene timeout (s)", (0.0, 600.0)),
+    "refine_timeout_s": Param(60.0, "RefineGrasps time budget when the goal gives none (s)", (0.0, 3600.0)),
+    "seed": Param(0, "refinement seed", (0, 2**31 - 1)),
+    "mesh_dir": Param("", "passed to FuseScene.mesh_path as <mesh_dir>/<object_id>.ply when set"),
+    "plan_only": Param(False, "execute in plan-only mode (dry runs on the robot)"),
+    "diagnostics_period_s": COMMON_PARAMS["diagnostics_period_s"],
 }
+UNMOVED = ("", "home")
+"""ExecuteGrasp phase_reached values that mean the arm never left for the object."""
+
+
+_STATUS_NAMES = {GoalStatus.STATUS_ABORTED: "ABORTED", GoalStatus.STATUS_CANCELED: "CANCELED",
+                 GoalStatus.STATUS_UNKNOWN: "UNKNOWN"}
 
 
 class StageFailed(Exception):
@@ -34,11 +50,11 @@ class StageFailed(Exception):
 
 
 class OrchestratorNode(Node):
-    def __init__(self) -> None:
-        super().__init__("orchestrator")
-        for name, default in PARAMETERS.items():
-            self.declare_parameter(name, default)
-        self.p = {name: self.get_parameter(name).value for name in PARAMETERS}
+    def __init__(self, **kwargs) -> None:
+        super().__init__("orchestrator", **kwargs)
+        self.p = declare_params(self, PARAMETERS)
+        self.last_error = ""
+        self.diagnostics = Diagnostics(self, float(self.p["diagnostics_period_s"]), self._status)
         from diffgrasp_interfaces.action import ExecuteGrasp, GraspObject, PredictGrasps, RefineGrasps
         from diffgrasp_interfaces.srv import CaptureScene, FuseScene
 
@@ -52,6 +68,12 @@ class OrchestratorNode(Node):
         self._sub_goal = None
         self.server = ActionServer(self, GraspObject, "grasp_object", execute_callback=self._execute,
                                    goal_callback=self._on_goal, cancel_callback=self._on_cancel, callback_group=group)
+
+    def _status(self) -> tuple[int, str, dict[str, str]]:
+        busy = self._busy.locked()
+        if self.last_error:
+            return DiagnosticStatus.WARN[0], f"last goal failed: {self.last_error}", {"busy": str(busy)}
+        return DiagnosticStatus.OK[0], "busy" if busy else "idle", {"busy": str(busy)}
 
     # -- plumbing -----------------------------------------------------------------------------------------------------------
     @staticmethod
@@ -81,7 +103,12 @@ class OrchestratorNode(Node):
             response = self._wait(handle.get_result_async(), timeout_s, stage)
         finally:
             self._sub_goal = None
-        return response.result
+        result = response.result
+        if response.status not in (GoalStatus.STATUS_SUCCEEDED, GoalStatus.STATUS_CANCELED) and result.error_code == 0:
+            # an exception in the server's callback: rclpy returns an empty result (code 0) with status ABORTED
+            raise StageFailed(stage, f"the {stage} server ended the goal with status "
+                                     f"{_STATUS_NAMES.get(response.status, response.status)} and no error code")
+        return result
 
     # -- action server ---------------------------------------------------------------------------------------------------
     def _on_goal(self, goal) -> GoalResponse:
@@ -105,6 +132,14 @@ class OrchestratorNode(Node):
     def _execute(self, goal_handle):
         try:
             return self._run(goal_handle)
+        except Exception as err:  # noqa: BLE001 — FAILED with the reason, never rclpy's empty SUCCESS result
+            from diffgrasp_interfaces.action import GraspObject
+
+            self.last_error = f"{type(err).__name__}: {err}"
+            self.get_logger().error(f"grasp_object failed: {self.last_error}")
+            if goal_handle.is_active:
+                goal_handle.abort()
+            return GraspObject.Result(error_code=GraspObject.Result.FAILED, message=f"internal error: {self.last_error}")
         finally:
             self._busy.release()
 
@@ -164,14 +199,18 @@ class OrchestratorNode(Node):
             executed, lifted = -1, False
             if req.execute and grasps:
                 stage("execution")
-                for index, grasp in enumerate(grasps):  # best first; next candidate when unreachable
+                for index, grasp in enumerate(grasps):  # best first; next candidate while nothing has moved
+                    stage("execution")
                     out = self._action(self.execute_client, ExecuteGrasp.Goal(
                         grasp=grasp, observation=state["observation"], plan_only=self.p["plan_only"]),
                         "execution", remaining())
-                    if out.error_code == ExecuteGrasp.Result.PLANNING_FAILED:
+                    if out.error_code == ExecuteGrasp.Result.PLANNING_FAILED and out.phase_reached in UNMOVED:
                         continue
+                    if out.error_code == ExecuteGrasp.Result.CANCELLED:
+                        raise StageFailed("execution", "cancelled")
                     if out.error_code not in (ExecuteGrasp.Result.SUCCESS, ExecuteGrasp.Result.OBJECT_NOT_LIFTED):
-                        raise StageFailed("execution", out.message)
+                        raise StageFailed("execution", f"candidate {index} failed after the arm moved "
+                                                       f"({out.phase_reached}): {out.message}")
                     executed, lifted = index, out.object_lifted
                     break
                 else:
@@ -182,11 +221,13 @@ class OrchestratorNode(Node):
             result = grasp_object_result_to_ros(f, code, f"{err.stage}: {err}", failed_stage=err.stage,
                                                 observation_msg=state["observation"],
                                                 candidates_msg=state["candidates"])
+            self.last_error = f"{err.stage}: {err}"
             if cancelled:
                 goal_handle.canceled()
             else:
                 goal_handle.abort()
             return result
+        self.last_error = ""
         goal_handle.succeed()
         return grasp_object_result_to_ros(f, codes.SUCCESS, "", observation_msg=state["observation"],
                                           candidates_msg=state["candidates"], executed_index=executed,

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
+from diffgrasp.pipeline_grasps import table_plane_in_frame
 
 from diffgrasp_ros.conversions import (
     header_to_ros, matrix_to_position_quaternion, pose_from_ros, pose_to_ros, position_quaternion_to_matrix,
@@ -250,6 +251,8 @@ class Observation(NamedTuple):
     watertight: bool
     mesh_path: str
     camera_names: list[str]
+    support_plane: tuple[float, ...] = ()
+    """(a, b, c, d) of the table plane in the object frame (normal up), () when none was seen."""
 
 
 def observation_from_fusion(result: Any, object_id: str, frame_id: str, stamp_ns: int, camera_names: Sequence[str],
@@ -259,9 +262,11 @@ def observation_from_fusion(result: Any, object_id: str, frame_id: str, stamp_ns
     world_to_object = np.linalg.inv(result.object_to_world)
     pts = np.asarray(result.points, dtype=float)
     points = (pts @ world_to_object[:3, :3].T + world_to_object[:3, 3]).astype(np.float32)
+    plane = getattr(result, "table_plane", None)
+    support = () if plane is None else tuple(float(x) for x in table_plane_in_frame(plane, result.object_to_world))
     return Observation(object_id, frame_id, int(stamp_ns), np.asarray(result.object_to_world, dtype=float),
                        np.asarray(mesh.vertices, dtype=float), np.asarray(mesh.faces, dtype=np.int64), points,
-                       bool(mesh.is_watertight), mesh_path, list(camera_names))
+                       bool(mesh.is_watertight), mesh_path, list(camera_names), support)
 
 
 def observation_to_ros(f: MessageFactory, obs: Observation) -> Any:
@@ -275,7 +280,8 @@ def observation_to_ros(f: MessageFactory, obs: Observation) -> Any:
              mesh_path=obs.mesh_path, cloud=cloud_to_ros(f, obs.points, "object", obs.stamp_ns),
              bbox_center=f("geometry_msgs/msg/Point", x=float(center[0]), y=float(center[1]), z=float(center[2])),
              bbox_size=f("geometry_msgs/msg/Vector3", x=float(size[0]), y=float(size[1]), z=float(size[2])),
-             camera_names=list(obs.camera_names))
+             camera_names=list(obs.camera_names), has_support_plane=bool(obs.support_plane),
+             support_plane=np.asarray(obs.support_plane or (0.0,) * 4, dtype=float))
 
 
 def observation_from_ros(msg: Any) -> Observation:
@@ -285,7 +291,17 @@ def observation_from_ros(msg: Any) -> Observation:
     position, quaternion = pose_from_ros(msg.object_pose, "object_pose")
     return Observation(msg.object_id, msg.header.frame_id, time_from_ros(msg.header.stamp),
                        position_quaternion_to_matrix(position, quaternion), vertices, faces, cloud_from_ros(msg.cloud),
-                       bool(msg.mesh_is_watertight), msg.mesh_path, list(msg.camera_names))
+                       bool(msg.mesh_is_watertight), msg.mesh_path, list(msg.camera_names),
+                       _support_plane_from_ros(msg.has_support_plane, msg.support_plane))
+
+
+def _support_plane_from_ros(given: bool, values: Any) -> tuple[float, ...]:
+    plane = np.asarray(values, dtype=float)
+    if not given:
+        return ()
+    if plane.shape != (4,) or not np.isfinite(plane).all() or abs(np.linalg.norm(plane[:3]) - 1.0) > 1e-3:
+        raise ValueError(f"support_plane: expected (a, b, c, d) with a unit normal, got {plane.tolist()}")
+    return tuple(float(x) for x in plane)
 
 
 __all__ = [

@@ -1,4 +1,4 @@
-"""The one ``main`` body every node shares: init, spin a MultiThreadedExecutor, shut down cleanly."""
+"""The one ``main`` body every node shares: init, autostart lifecycle nodes, spin a MultiThreadedExecutor, shut down."""
 
 from __future__ import annotations
 
@@ -10,11 +10,14 @@ from rclpy.node import Node
 
 
 def spin_node(make_node: Callable[[], Node], num_threads: int, args=None) -> None:
-    """Create the node, spin it until Ctrl-C or an external shutdown, then destroy it and shut rclpy down."""
+    """Create the node (configure + activate it when it is a lifecycle node with ``autostart``), spin it until
+    Ctrl-C or an external shutdown, then destroy it and shut rclpy down."""
     rclpy.init(args=args)
     node = None
     try:
         node = make_node()
+        if hasattr(node, "autostart"):
+            node.autostart()
         executor = MultiThreadedExecutor(num_threads=num_threads)
         executor.add_node(node)
         executor.spin()

@@ -132,7 +132,7 @@ def test_execute_grasp_action(factory, cdr, typestore):
     names, times, positions = cv.joint_trajectory_from_ros(msg.trajectories[1])
     assert names == ["a1", "a2", "h1"] and np.allclose(times, [0.0, 0.1, 0.2])
     assert np.array_equal(positions, np.concatenate([traj.arm, traj.hand], 1)[3:])
-    ok = cdr(am.execution_result_to_ros(factory, ExecutionResult(True, "hold", "ok", 0), codes))
+    ok = cdr(am.execution_result_to_ros(factory, ExecutionResult(True, "hold", "ok", 0, object_lifted=True), codes))
     assert ok.error_code == codes.SUCCESS and ok.object_lifted
 
 

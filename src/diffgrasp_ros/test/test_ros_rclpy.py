@@ -1,4 +1,4 @@
-"""rclpy tests (run in the ROS image: `colcon test`; skipped here without rclpy).
+"""rclpy tests (rclpy from PyPI here, set up by scripts/setup_ros.sh; the ROS image runs them under `colcon test`).
 
 1. The rclpy message classes built from our installed interfaces (and the real control_msgs / moveit_msgs)
    serialise to the same CDR bytes as the rosbags typestore built from the .msg files and the vendored definitions.
@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import threading
 import time
 
@@ -25,9 +26,14 @@ def ros_context():
 
 
 def _same_bytes(rosbags_msg, rclpy_msg, typestore) -> bool:
+    """rclpy's CDR decoded by rosbags and encoded again equals rosbags' own encoding, byte for byte. (rclpy's raw
+    bytes leave the alignment padding uninitialised — measured: same length, different padding — so they are
+    compared after a rosbags decode, which reads every field.)"""
     from rclpy.serialization import serialize_message
 
-    return bytes(serialize_message(rclpy_msg)) == bytes(typestore.serialize_cdr(rosbags_msg, rosbags_msg.__msgtype__))
+    decoded = typestore.deserialize_cdr(bytes(serialize_message(rclpy_msg)), rosbags_msg.__msgtype__)
+    return (bytes(typestore.serialize_cdr(decoded, rosbags_msg.__msgtype__))
+            == bytes(typestore.serialize_cdr(rosbags_msg, rosbags_msg.__msgtype__)))
 
 
 def test_rclpy_and_rosbags_messages_serialise_identically(typestore, factory):
@@ -51,7 +57,8 @@ def test_rclpy_and_rosbags_messages_serialise_identically(typestore, factory):
                                                                                 np.array([[0.0], [1.0]]))),
         lambda f: cv.box_collision_object_to_ros(f, "table", "world", np.eye(4), (1.0, 1.0, 0.1)),
     ]
-    for build in builders:
+    ros_machine = importlib.util.find_spec("control_msgs") is not None  # control_msgs/moveit_msgs: not on PyPI
+    for build in builders if ros_machine else builders[:3]:
         assert _same_bytes(build(factory), build(rf), typestore)
 
 
@@ -67,6 +74,7 @@ def test_refinement_node_goal_policies(ros_context, factory):
     from test_ros_action_messages import cube_observation
 
     server = RefinementNode()
+    assert server.autostart()
     client_node = Node("refine_test_client")
     executor = MultiThreadedExecutor(num_threads=4)
     executor.add_node(server)
