@@ -7,6 +7,10 @@
 Node parameters come from config/ros/pipeline.yaml (+ ``overrides``); the execution node also gets the MoveIt
 configuration (robot description, SRDF, kinematics, limits, controllers, planning pipelines, moveit_py.yaml) merged
 into ONE dict with use_sim_time (moveit2#2219: only one parameter source counts for MoveItPy).
+
+capture, fusion, inference, refinement and execution are rclpy lifecycle nodes, started as
+``launch_ros.actions.LifecycleNode`` (explicit ``name`` and ``namespace=""``, which LifecycleNode requires) with the
+parameter ``autostart: True``: each configures and activates itself once it is up. The orchestrator is a plain node.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import yaml
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
-from launch_ros.actions import Node
+from launch_ros.actions import LifecycleNode, Node
 from launch_ros.substitutions import FindPackageShare
 
 ARGUMENTS = {
@@ -64,22 +68,27 @@ def _nodes(context):
     if arg["overrides"]:
         params.append(arg["overrides"])
     common = {"use_sim_time": sim_time}
+    lifecycle = {"use_sim_time": sim_time, "autostart": True}  # configure + activate on start
     nodes = [
-        Node(package="diffgrasp_ros", executable="capture_node", name="capture", output="screen",
-             parameters=[*params, common]),
-        Node(package="diffgrasp_ros", executable="fusion_node", name="fusion", output="screen",
-             parameters=[*params, common, {"fusion_config": arg["fusion_config"]}]),
-        Node(package="diffgrasp_ros", executable="inference_node", name="inference", output="screen",
-             parameters=[*params, common, {"checkpoint": arg["checkpoint"], "device": arg["device"]}]),
-        Node(package="diffgrasp_ros", executable="refinement_node", name="refinement", output="screen",
-             parameters=[*params, common, {"planner_config": arg["planner_config"], "device": arg["device"]}]),
+        LifecycleNode(package="diffgrasp_ros", executable="capture_node", name="capture", namespace="",
+                      output="screen", parameters=[*params, lifecycle]),
+        LifecycleNode(package="diffgrasp_ros", executable="fusion_node", name="fusion", namespace="",
+                      output="screen", parameters=[*params, lifecycle, {"fusion_config": arg["fusion_config"]}]),
+        LifecycleNode(package="diffgrasp_ros", executable="inference_node", name="inference", namespace="",
+                      output="screen",
+                      parameters=[*params, lifecycle, {"checkpoint": arg["checkpoint"], "device": arg["device"]}]),
+        LifecycleNode(package="diffgrasp_ros", executable="refinement_node", name="refinement", namespace="",
+                      output="screen",
+                      parameters=[*params, lifecycle,
+                                  {"planner_config": arg["planner_config"], "device": arg["device"]}]),
         Node(package="diffgrasp_ros", executable="orchestrator_node", name="orchestrator", output="screen",
              parameters=[*params, common]),
     ]
     if arg["execution"].lower() == "true":
-        nodes.append(Node(package="diffgrasp_ros", executable="execution_node", name="execution", output="screen",
-                          parameters=[moveit_parameters(share, arg["ros2_control_hardware"], sim_time), *params,
-                                      common]))
+        nodes.append(LifecycleNode(package="diffgrasp_ros", executable="execution_node", name="execution",
+                                   namespace="", output="screen",
+                                   parameters=[moveit_parameters(share, arg["ros2_control_hardware"], sim_time),
+                                               *params, lifecycle]))
     return nodes
 
 

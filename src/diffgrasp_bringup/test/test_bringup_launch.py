@@ -10,11 +10,17 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bringup_test_helpers import REPO, SRC, console_scripts, node_parameters
+from bringup_test_helpers import (
+    REPO, SRC, FakeLaunchContext, console_scripts, launch_ros_evaluated, load_launch_file, merged_parameters,
+    node_parameters,
+)
 
 LAUNCH_FILES = sorted((REPO / "launch").glob("*.launch.py"))
 OUR_PACKAGES = {"diffgrasp", "diffgrasp_interfaces", "diffgrasp_ros", "diffgrasp_training", "diffgrasp_bringup"}
 ROS_PARAMS = {"use_sim_time"}  # parameters every rclpy node declares itself
+# rclpy lifecycle nodes of diffgrasp_ros: started as launch_ros LifecycleNode with autostart (configure + activate).
+LIFECYCLE_EXECUTABLES = {"capture_node", "fusion_node", "inference_node", "refinement_node", "execution_node"}
+LIFECYCLE_PARAMS = {"autostart"}
 
 
 def bringup_exec_depends() -> set[str]:
@@ -86,7 +92,7 @@ def references() -> dict:
                                                                          for p in parts[1:]):
                     refs.setdefault("foreign_files", set()).add((share_package(parts[0], consts),
                                                                  "/".join(p.value for p in parts[1:])))
-            elif name == "Node":
+            elif name in ("Node", "LifecycleNode"):
                 package = ast.literal_eval(kwarg(node, "package"))
                 executable = ast.literal_eval(kwarg(node, "executable"))
                 refs["packages"].add(package)
@@ -98,9 +104,11 @@ def references() -> dict:
                     if isinstance(element, ast.Dict):
                         dicts.append({ast.literal_eval(k) for k in element.keys})
                 node_name = kwarg(node, "name")
+                namespace = kwarg(node, "namespace")
                 refs["nodes"].append((path.name, package, executable,
                                       ast.literal_eval(node_name) if isinstance(node_name, ast.Constant) else None,
-                                      set().union(*dicts) if dicts else set()))
+                                      set().union(*dicts) if dicts else set(), name,
+                                      ast.literal_eval(namespace) if isinstance(namespace, ast.Constant) else None))
             elif name == "IncludeLaunchDescription":
                 source = node.args[0]
                 target = source.args[0] if isinstance(source, ast.Call) and source.args else None
@@ -146,11 +154,13 @@ def test_launch_files_exist(references, repo):
 def test_launch_nodes_use_existing_executables_and_declared_parameters(references):
     ours = console_scripts("diffgrasp_ros")
     seen = set()
-    for launch, package, executable, name, param_keys in references["nodes"]:
+    for launch, package, executable, name, param_keys, kind, _ in references["nodes"]:
         if package != "diffgrasp_ros":
             continue
         assert executable in ours, f"{launch}: diffgrasp_ros has no executable {executable!r}"
         declared = set(node_parameters(executable)) | ROS_PARAMS
+        if kind == "LifecycleNode":
+            declared |= LIFECYCLE_PARAMS
         undeclared = param_keys - declared
         assert not undeclared, f"{launch}: {executable} does not declare {sorted(undeclared)}"
         seen.add(executable)
@@ -178,7 +188,7 @@ def test_used_launch_arguments_are_declared(references):
 @pytest.mark.parametrize("name", ["pipeline.yaml", "sim_overrides.yaml"])
 def test_parameter_yaml_sets_only_declared_parameters(name, references, repo):
     data = yaml.safe_load((repo / "config" / "ros" / name).read_text())
-    by_node = {n: exe for _, pkg, exe, n, _ in references["nodes"] if pkg == "diffgrasp_ros" and n}
+    by_node = {n: exe for _, pkg, exe, n, *_ in references["nodes"] if pkg == "diffgrasp_ros" and n}
     assert set(data) <= set(by_node), f"{name}: sections for unknown nodes {sorted(set(data) - set(by_node))}"
     for node, section in data.items():
         params = node_parameters(by_node[node])
@@ -241,3 +251,58 @@ def test_cell_xacro_expands_with_the_sim_mappings_and_has_the_canonical_joints(r
     assert set(JOINT_NAMES) <= set(robot.joint_names)
     text = out.read_text()
     assert "gz_ros2_control::GazeboSimROS2ControlPlugin" in text and text.count('type="rgbd_camera"') == 4
+
+
+def test_cameras_launch_passes_the_serial_as_a_plain_string(tmp_path, monkeypatch):
+    """realsense2_camera compares its string parameter serial_no with the device serial as is. In a parameters dict
+    launch_ros keeps a str a str (YAML dump + load), so the command line's "'<serial>'" quoting would reach the driver
+    with the quotes and no camera would match."""
+    rig = tmp_path / "cameras.yaml"
+    rig.write_text("cameras:\n"
+                   "- name: cam_a\n  serial: '123456789012'\n"
+                   "- name: cam_b\n  serial: 123456789013\n"     # unquoted: YAML loads an int
+                   "- name: cam_c\n")                            # no serial: the first device found
+    module = load_launch_file(REPO / "launch" / "cameras.launch.py", monkeypatch)
+    context = FakeLaunchContext({"cameras_config": str(rig), "depth_profile": "848x480x30", "use_sim_time": "false"})
+    nodes = {action.kwargs["name"]: action for action in module._cameras(context)}
+    assert set(nodes) == {"cam_a", "cam_b", "cam_c"}
+    expected = {"cam_a": "123456789012", "cam_b": "123456789013", "cam_c": ""}
+    for name, serial in expected.items():
+        assert nodes[name].kwargs["package"] == "realsense2_camera"
+        value = merged_parameters(nodes[name])["serial_no"]
+        assert value == serial and isinstance(value, str), f"{name}: serial_no = {value!r}, expected {serial!r}"
+        given = launch_ros_evaluated(value)  # what the driver receives
+        assert given == serial and isinstance(given, str), f"{name}: the driver would get serial_no = {given!r}"
+
+
+def test_pipeline_starts_lifecycle_nodes_with_autostart(monkeypatch):
+    """capture, fusion, inference, refinement and execution are rclpy lifecycle nodes: launch_ros LifecycleNode
+    (name and namespace="" given) with autostart: True; the orchestrator stays a plain Node; the execution node
+    still gets the MoveIt dict (robot description) first."""
+    module = load_launch_file(REPO / "launch" / "pipeline.launch.py", monkeypatch)
+    moveit = {"robot_description": "<robot name='ur10e_shadow'/>", "use_sim_time": False}
+    monkeypatch.setattr(module, "moveit_parameters", lambda share, hardware, use_sim_time: moveit)
+    args = {name: default for name, (default, _) in module.ARGUMENTS.items()}
+    actions = module._nodes(FakeLaunchContext({**args, "execution": "true"}))
+    by_executable = {a.kwargs["executable"]: a for a in actions if a.kwargs.get("package") == "diffgrasp_ros"}
+    assert set(by_executable) == LIFECYCLE_EXECUTABLES | {"orchestrator_node"}
+    for executable in sorted(LIFECYCLE_EXECUTABLES):
+        action = by_executable[executable]
+        assert action.kind == "LifecycleNode", f"{executable} is started as {action.kind}, not LifecycleNode"
+        assert action.kwargs.get("namespace") == "" and action.kwargs.get("name"), executable
+        params = merged_parameters(action)
+        assert params.get("autostart") is True, f"{executable}: autostart = {params.get('autostart')!r}"
+        assert params["use_sim_time"] is False
+    orchestrator = by_executable["orchestrator_node"]
+    assert orchestrator.kind == "Node" and "autostart" not in merged_parameters(orchestrator)
+    assert by_executable["execution_node"].kwargs["parameters"][0] is moveit
+    assert by_executable["fusion_node"].kwargs["name"] == "fusion"  # the section names of config/ros/pipeline.yaml
+
+
+def test_every_launch_file_starts_the_lifecycle_nodes_as_lifecycle_nodes(references):
+    started = [n for n in references["nodes"] if n[1] == "diffgrasp_ros" and n[2] in LIFECYCLE_EXECUTABLES]
+    assert {n[2] for n in started} == LIFECYCLE_EXECUTABLES
+    for launch, _, executable, name, param_keys, kind, namespace in started:
+        assert kind == "LifecycleNode", f"{launch}: {executable} started as {kind}"
+        assert name and namespace == "", f"{launch}: {executable} needs name= and namespace=''"
+        assert "autostart" in param_keys, f"{launch}: {executable} without autostart"
