@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "fuse": "diffgrasp.perception.fuse_cli",
     "demo": "diffgrasp.demo_cli",
     "render-hand": "diffgrasp.hand.render_cli",
+    "ros-sim": "diffgrasp_ros.ros_sim_cli",  # only where diffgrasp_ros and rclpy are installed
 }
 
 
