@@ -89,20 +89,38 @@ def test_canonical_frame_is_covariant(box_path):
     assert np.allclose(a, b, atol=1e-9)
 
 
-def test_moved_mesh_gives_the_moved_grasp(box_path, small_plan, tmp_path):
+def _moved_pairs(original: list, moved: list, t: np.ndarray) -> list[tuple[int, int]]:
+    """(i, j) pairs, one-to-one, where moved grasp j is original grasp i moved by ``t`` (2 mm, 2°, 0.03 rad)."""
+    pairs, used = [], set()
+    for j, g1 in enumerate(moved):
+        r1 = Rotation.from_quat(g1.palm_quaternion_xyzw).as_matrix()
+        for i, g0 in enumerate(original):
+            r0 = t[:3, :3] @ Rotation.from_quat(g0.palm_quaternion_xyzw).as_matrix()
+            if i not in used and np.allclose(t[:3, :3] @ g0.palm_position + t[:3, 3], g1.palm_position, atol=2e-3) \
+                    and np.degrees(Rotation.from_matrix(r0.T @ r1).magnitude()) < 2.0 \
+                    and np.allclose(g0.joint_vector(), g1.joint_vector(), atol=0.03):
+                pairs.append((i, j))
+                used.add(i)
+                break
+    return pairs
+
+
+def test_moved_mesh_gives_the_moved_grasps(box_path, small_plan, tmp_path):
+    """The planner is covariant, up to rounding: the moved copy's grasps are the original's grasps moved. What
+    survives rounding is the set, not the ranking or the count: the last bits of the arithmetic (ATen CPU capability
+    default/avx2/avx512, thread count) reorder near-ties and can move one candidate across a threshold — measured:
+    avx512 returned the same 4 grasps in another order, ``default`` 3 of them."""
     t = np.eye(4)
     t[:3, :3] = Rotation.from_euler("xyz", [0, 40, 75], degrees=True).as_matrix()
     t[:3, 3] = [-0.1, 0.25, 0.05]
     moved_path = tmp_path / "moved.obj"
     trimesh.load(box_path).apply_transform(t).export(moved_path)
     moved = plan_grasps(moved_path, k=4, seed=3, config=SMALL)
-    assert len(moved.grasps) == len(small_plan.grasps) > 0
-    g0, g1 = small_plan.grasps[0], moved.grasps[0]
-    assert np.allclose(t[:3, :3] @ g0.palm_position + t[:3, 3], g1.palm_position, atol=2e-3)
-    r0 = t[:3, :3] @ Rotation.from_quat(g0.palm_quaternion_xyzw).as_matrix()
-    r1 = Rotation.from_quat(g1.palm_quaternion_xyzw).as_matrix()
-    assert np.degrees(Rotation.from_matrix(r0.T @ r1).magnitude()) < 2.0
-    assert np.allclose(g0.joint_vector(), g1.joint_vector(), atol=0.03)
+    original = small_plan.grasps
+    assert original and moved.grasps
+    pairs = _moved_pairs(original, moved.grasps, t)
+    assert len(pairs) >= max(1, min(len(original), len(moved.grasps)) - 1), pairs
+    assert abs(len(original) - len(moved.grasps)) <= 1
 
 
 def test_select_diverse_skips_near_duplicates():
