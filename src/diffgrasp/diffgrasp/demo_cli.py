@@ -5,7 +5,6 @@ failed (the reason is printed), 2 on bad input (missing or non-watertight mesh, 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -14,7 +13,7 @@ HELP = "run the embedded pipeline: simulated depth → fusion → network → re
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--object", type=Path, default=None,
-                        help="watertight object mesh, metres (default: the bundled 053_mini_soccer_ball)")
+                        help="watertight object mesh, metres (default: the bundled 057_racquetball)")
     parser.add_argument("--output-dir", type=Path, default=Path("outputs/demo"), help="default outputs/demo")
     parser.add_argument("--seed", type=int, default=0, help="camera noise and planner seed (default 0)")
     parser.add_argument("--config", type=Path, default=None, help="demo YAML (default: built-in = config/demo.yaml)")
@@ -22,18 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress output (the table is still printed)")
 
 
-def single_threaded_openmp() -> None:
-    """Default ``OMP_NUM_THREADS`` to 1 before open3d/torch start OpenMP (an explicit setting is kept).
-
-    open3d's RANSAC table-plane fit is not reproducible across processes with several OpenMP threads (measured: the
-    same capture fused in 4 processes gave a different plane in 1, 53,426 vs 53,466 faces; 0 of 6 with one thread), and
-    the planner is sensitive to such small mesh changes, so the demo would not be repeatable for a seed. The CPU
-    work of the demo is single-threaded torch anyway (``DemoConfig.torch_threads``)."""
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-
-
 def run(args: argparse.Namespace) -> int:
-    single_threaded_openmp()
     from diffgrasp.config import load_config
     from diffgrasp.pipeline import run_pipeline
     from diffgrasp.pipeline_config import FAST, DemoConfig

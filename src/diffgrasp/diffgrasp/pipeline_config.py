@@ -41,7 +41,11 @@ class DemoConfig:
     when no rehearsed grasp lifted, plan again with another seed (seed + 1000 k) and rehearse, at most this often
     (each round costs a refinement, ~25-35 s on the development CPU). verify_shrink_m: the rehearsal's scan is shrunk
     by this much (vertices inward along their normals; m) so that only grasps that would also hold a thinner object
-    pass: the fused scan lies partly outside the true surface (see ``diffgrasp.pipeline_verify``).
+    pass: the fused scan lies partly outside the true surface (see ``diffgrasp.pipeline_verify``). time_limit_s: a
+    re-planning round starts only if the run, at the last round's pace, stays within this. When verification is on
+    and no rehearsed grasp lifted, the arm is not moved: the run ends ``no_liftable_grasp``. min_touching_fingers:
+    grasps with fewer fingers touching the perceived object (planner metric ``touching_fingers``) are neither
+    rehearsed nor executed while another grasp has enough.
     torch_threads: CPU threads for torch during the run (restored afterwards); 1 avoids OpenMP threads spinning
     against each other on a busy CPU (measured 8× faster refinement on the 2 shared cores); 0 = leave as is.
     render_every / render_size: execution frames (simulated s between frames; width, height px) for the PNG strip
@@ -69,8 +73,10 @@ class DemoConfig:
     min_forearm_elevation_deg: float = 30.0
     verify_grasps: int = 16
     verify_passes: int = 1
-    verify_replans: int = 0
+    verify_replans: int = 2
     verify_shrink_m: float = 0.0015
+    time_limit_s: float = 180.0
+    min_touching_fingers: int = 2
     torch_threads: int = 1
     render_every: float = 0.25
     render_size: tuple[int, int] = (480, 360)
@@ -91,6 +97,10 @@ class DemoConfig:
                self.planner_reseed_rounds) < 0:
             raise ValueError("demo.torch_threads, demo.top_grasps, demo.verify_grasps, demo.verify_replans and "
                              "demo.planner_reseed_rounds must be >= 0")
+        if not self.time_limit_s > 0:
+            raise ValueError(f"demo.time_limit_s: must be > 0, got {self.time_limit_s}")
+        if self.min_touching_fingers < 0:
+            raise ValueError(f"demo.min_touching_fingers: must be >= 0, got {self.min_touching_fingers}")
         if self.verify_passes < 1:
             raise ValueError(f"demo.verify_passes: must be >= 1, got {self.verify_passes}")
         if not self.render_every > 0 or len(self.render_size) != 2 or min(self.render_size) < 16:

@@ -8,15 +8,11 @@ import sys
 from pathlib import Path
 
 HELP = "start the ROS 2 graph with simulated cameras and MuJoCo execution, serving the grasp_object action"
-DEFAULT_OBJECT = ("objects", "057_racquetball.obj")
-"""Bundled. Not the demo's soccer ball: through the cameras' 16UC1 millimetre depth (as realsense2_camera publishes it)
-the ball's fused scan differs from the demo's float depth and, seed 0, none of its 16 grasps lifted in the rehearsal
-(the demo's float depth: the first one lifts) — large round objects are the planner's weak class."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--object", type=Path, default=None,
-                        help="watertight object mesh, metres (default: the bundled 057_racquetball)")
+                        help="watertight object mesh, metres (default: the demo's bundled 057_racquetball)")
     parser.add_argument("--seed", type=int, default=0, help="camera noise, planner and IK seed (default 0)")
     parser.add_argument("--domain-id", type=int, default=None,
                         help="ROS_DOMAIN_ID for the graph, 0-101 (default: $ROS_DOMAIN_ID or 0)")
@@ -28,12 +24,11 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--domain-id: expected 0-101, got {args.domain_id}")
     if args.seed < 0:
         raise ValueError(f"--seed: expected >= 0, got {args.seed}")
-    from diffgrasp.data import data_path
+    from diffgrasp.pipeline import default_object_path
 
-    obj = args.object or data_path(*DEFAULT_OBJECT)
+    obj = args.object or default_object_path()
     if not Path(obj).is_file():
         raise FileNotFoundError(f"--object: no such file: {obj}")
-    os.environ.setdefault("OMP_NUM_THREADS", "1")  # reproducible fusion (see diffgrasp.demo_cli)
     from diffgrasp_ros.ros_sim import SimOptions
     from diffgrasp_ros.ros_sim import run as run_graph
 

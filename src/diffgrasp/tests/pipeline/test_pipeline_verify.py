@@ -37,3 +37,43 @@ def test_rehearsal_runs_the_execution_on_the_given_mesh():
     assert out.passed == []
     assert all(r["reason"] in ("slip", "unreachable", "collision") for r in out.tested)
     assert verified_order(3, out) == [2, 0, 1]
+
+
+def test_nothing_is_executed_when_no_rehearsal_lifts(tmp_path, monkeypatch):
+    """Issue 21: the demo executed grasp 0 (0 contacts) after 0 of 16 lifted in the rehearsal. Now the arm is not
+    moved, the run ends no_liftable_grasp with the reason in report.json, and re-planning stops at the time limit."""
+    import json
+
+    from diffgrasp import pipeline_verify
+    from diffgrasp.config import load_config
+    from diffgrasp.data import data_path
+    from diffgrasp.pipeline import NO_LIFTABLE_GRASP, run_pipeline
+    from diffgrasp.pipeline_config import FAST, DemoConfig
+
+    def nothing_lifts(mesh, pose, grasps, exec_cfg, max_grasps, max_passes, seed=0, shrink_m=0.0):
+        return Rehearsal([{"rank": i, "reason": "slip", "lift_m": 0.0} for i in range(min(len(grasps), max_grasps))])
+
+    monkeypatch.setattr(pipeline_verify, "rehearse_grasps", nothing_lifts)
+    config = dataclasses.replace(load_config(DemoConfig, None, FAST), verify_replans=2, time_limit_s=1.0)
+    report = run_pipeline(data_path("objects", "070-b_colored_wood_blocks.obj"), tmp_path, seed=0, config=config,
+                          progress=False)
+    assert not report.success and report.reason == NO_LIFTABLE_GRASP and "not moved" in report.message
+    stages = {s.name: s.status for s in report.stages}
+    assert stages["verify"] == "failed" and stages["execute"] == "skipped" and "outputs" in stages
+    saved = json.loads((tmp_path / "report.json").read_text())
+    assert saved["reason"] == NO_LIFTABLE_GRASP and saved["execution"]["grasp_index"] is None
+    rounds = saved["verification"]["rounds"]
+    assert len(rounds) == 2 and "limit" in rounds[-1]["skipped"]  # the re-plan would have passed 1 s
+    assert not (tmp_path / "execution.png").exists() and (tmp_path / "scene.png").is_file()
+
+
+def test_grasps_with_too_few_touching_fingers_are_not_offered():
+    from diffgrasp.pipeline import _enough_fingers
+
+    def grasp(fingers):
+        return Grasp(palm_position=np.zeros(3), palm_quaternion_xyzw=np.array([0.0, 0.0, 0.0, 1.0]),
+                     joints=dict.fromkeys(FINGER_JOINT_NAMES, 0.0), metrics={"touching_fingers": fingers})
+
+    grasps = [grasp(0), grasp(3), grasp(1), grasp(2)]
+    assert [g.metrics["touching_fingers"] for g in _enough_fingers(grasps, 2)] == [3, 2]
+    assert _enough_fingers(grasps[:1], 2) == grasps[:1]  # none has enough: all stay (verification decides)
