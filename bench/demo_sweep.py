@@ -7,6 +7,11 @@ One run per val object (seed 0), plus extra seeds for three objects; prints the 
 Usage: ``.venv/bin/python bench/demo_sweep.py [--objects ../shared/objects] [--objects-subset A,B]
 [--extra-seeds 1,2] [--extra-objects A,B,C] [--fast] [--output-dir outputs/demo_sweep] [--json out.json]``.
 A full sweep (12 objects + 6 extra runs) takes about 18 × 40-70 s on the 2-core development CPU.
+
+``--perturb cap-default,cap-avx2,jitter`` runs every case once per perturbation of the last bits of the arithmetic
+(bench/perturb.py), each in a fresh ``diffgrasp demo`` process, and reports the lift rate per perturbation, its mean
+and spread, and the cases whose outcome depends on the perturbation. ``--seeds 0,1,2`` replaces the
+seed-0 + extra-seed scheme; ``--readme-object`` sweeps the demo's default object instead of the val split.
 """
 
 from __future__ import annotations
@@ -20,12 +25,40 @@ import sys
 import time
 from pathlib import Path
 
+from perturb import PERTURBATIONS, jittered_mesh, parse
+
 os.environ.setdefault("MUJOCO_GL", "egl")
-os.environ.setdefault("OMP_NUM_THREADS", "1")  # reproducible fusion, as diffgrasp demo (see demo_cli)
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_OBJECTS = REPO.parent / "shared" / "objects"
 EXTRA_OBJECTS = ("057_racquetball", "072-d_toy_airplane", "038_padlock")
+def _perturbed_run(mesh_path: Path, seed: int, perturbation: str, out_dir: Path, config: Path | None,
+                   fast: bool) -> dict:
+    """One ``diffgrasp demo`` in a fresh process under ``perturbation``; its report.json as a result row."""
+    import subprocess
+
+    import yaml
+
+    spec = PERTURBATIONS[perturbation]
+    env_extra, overrides = spec.env, spec.demo_overrides
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if spec.jitter_m > 0:
+        mesh_path = jittered_mesh(mesh_path, out_dir / "jittered", spec.jitter_m, seed)
+    cmd = [sys.executable, "-m", "diffgrasp.cli", "demo", "--object", str(mesh_path), "--seed", str(seed),
+           "--output-dir", str(out_dir), "--quiet"] + (["--fast"] if fast else [])
+    if overrides or config:
+        merged = {**(yaml.safe_load(config.read_text()) if config else {}), **overrides}
+        (out_dir / "demo.yaml").write_text(yaml.safe_dump(merged))
+        cmd += ["--config", str(out_dir / "demo.yaml")]
+    proc = subprocess.run(cmd, env={**os.environ, **env_extra}, capture_output=True, text=True)
+    report_path = out_dir / "report.json"
+    if not report_path.is_file():
+        return {"success": False, "reason": "error", "message": (proc.stderr.strip().splitlines() or ["?"])[-1],
+                "stages": {}, "candidate_problems": {}}
+    report = json.loads(report_path.read_text())
+    return {"success": report["success"], "reason": report["reason"], "message": report["message"],
+            "stages": {s["name"]: s["seconds"] for s in report["stages"]},
+            "candidate_problems": _candidate_problems(report.get("execution") or {})}
 
 
 def _metadata() -> str:
@@ -88,7 +121,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", type=Path, default=None, help="demo YAML")
     parser.add_argument("--output-dir", type=Path, default=Path("outputs/demo_sweep"))
     parser.add_argument("--json", type=Path, default=None, help="also write the results as JSON")
+    parser.add_argument("--perturb", default="", help=f"comma-separated of {', '.join(PERTURBATIONS)} (see above)")
+    parser.add_argument("--seeds", default="", help="seeds for every object (replaces seed 0 + --extra-seeds)")
+    parser.add_argument("--readme-object", action="store_true", help="the demo's default object, not the val split")
     args = parser.parse_args(argv)
+    perturbations = parse(args.perturb)
 
     from diffgrasp.config import load_config, to_dict
     from diffgrasp.io import atomic_write_json
@@ -98,25 +135,40 @@ def main(argv: list[str] | None = None) -> int:
     config = load_config(DemoConfig, args.config, FAST if args.fast else None)
     subset = [s for s in args.objects_subset.split(",") if s]
     seeds = [int(s) for s in args.extra_seeds.split(",") if s]
-    runs = _runs(args.objects, subset, [s for s in args.extra_objects.split(",") if s], seeds)
+    from diffgrasp.pipeline import default_object_path
+
+    if args.readme_object:
+        paths = {default_object_path().stem: default_object_path()}
+        runs = [(default_object_path().stem, s) for s in (seeds or [0])]
+    else:
+        runs = _runs(args.objects, subset, [s for s in args.extra_objects.split(",") if s], seeds)
+        paths = {name: args.objects / f"{name}.obj" for name, _ in runs}
+    if args.seeds:
+        runs = [(name, int(s)) for name in dict.fromkeys(n for n, _ in runs) for s in args.seeds.split(",") if s]
+    cases = [(name, seed, p) for name, seed in runs for p in (perturbations or [""])]
     print(_metadata())
-    print(f"{len(runs)} runs ({'fast' if args.fast else 'default'} settings), outputs in {args.output_dir}")
+    print(f"{len(cases)} runs ({'fast' if args.fast else 'default'} settings), outputs in {args.output_dir}")
     results = []
-    for i, (name, seed) in enumerate(runs):
+    for i, (name, seed, perturbation) in enumerate(cases):
         start = time.perf_counter()
-        try:
-            report = run_pipeline(args.objects / f"{name}.obj", args.output_dir / f"{name}_s{seed}", seed, config,
-                                  progress=False, log=lambda msg: None)
-            row = {"object": name, "seed": seed, "success": report.success, "reason": report.reason,
-                   "message": report.message, "stages": {s.name: s.seconds for s in report.stages},
-                   "candidate_problems": _candidate_problems(report.details.get("execution", {}))}
-        except (ValueError, FileNotFoundError, RuntimeError) as err:  # bad input counts as a failure, with why
-            row = {"object": name, "seed": seed, "success": False, "reason": "error", "message": str(err),
-                   "stages": {}, "candidate_problems": {}}
+        out = args.output_dir / f"{name}_s{seed}{'_' + perturbation if perturbation else ''}"
+        if perturbation:
+            row = {"object": name, "seed": seed, "perturbation": perturbation,
+                   **_perturbed_run(paths[name], seed, perturbation, out, args.config, args.fast)}
+        else:
+            try:
+                report = run_pipeline(paths[name], out, seed, config, progress=False, log=lambda msg: None)
+                row = {"object": name, "seed": seed, "success": report.success, "reason": report.reason,
+                       "message": report.message, "stages": {s.name: s.seconds for s in report.stages},
+                       "candidate_problems": _candidate_problems(report.details.get("execution", {}))}
+            except (ValueError, FileNotFoundError, RuntimeError) as err:  # bad input counts as a failure, with why
+                row = {"object": name, "seed": seed, "success": False, "reason": "error", "message": str(err),
+                       "stages": {}, "candidate_problems": {}}
         row["seconds"] = time.perf_counter() - start
         results.append(row)
-        print(f"[{i + 1}/{len(runs)}] {name} seed {seed}: {'LIFTED' if row['success'] else 'FAILED'} "
-              f"({row['reason']}) in {row['seconds']:.0f} s  {row['message'][:90]}", flush=True)
+        print(f"[{i + 1}/{len(cases)}] {name} seed {seed} {perturbation}: "
+              f"{'LIFTED' if row['success'] else 'FAILED'} ({row['reason']}) in {row['seconds']:.0f} s  "
+              f"{row['message'][:90]}", flush=True)
 
     n = len(results)
     lifted = sum(r["success"] for r in results)
@@ -125,6 +177,22 @@ def main(argv: list[str] | None = None) -> int:
         per_object[r["object"]].append(r["success"])
     print(f"\nlifted: {lifted}/{n} runs = {100 * lifted / max(n, 1):.1f} %; objects lifted at least once: "
           f"{sum(any(v) for v in per_object.values())}/{len(per_object)}")
+
+    if perturbations:
+        rates = []
+        print(f"\n{'perturbation':<14} {'lifted':>8} {'rate':>7}")
+        for p in perturbations:
+            rows = [r for r in results if r["perturbation"] == p]
+            rates.append(sum(r["success"] for r in rows) / max(len(rows), 1))
+            print(f"{p:<14} {sum(r['success'] for r in rows):>4}/{len(rows):<3} {100 * rates[-1]:>6.1f}%")
+        print(f"mean {100 * statistics.mean(rates):.1f} %, spread (max - min) {100 * (max(rates) - min(rates)):.1f} "
+              "points")
+        by_case = collections.defaultdict(list)
+        for r in results:
+            by_case[(r["object"], r["seed"])].append(r["success"])
+        unstable = {k: v for k, v in by_case.items() if 0 < sum(v) < len(v)}
+        print(f"cases whose outcome depends on the perturbation: {len(unstable)}/{len(by_case)}"
+              + "".join(f"\n  {o} seed {s}: lifted {sum(v)}/{len(v)}" for (o, s), v in sorted(unstable.items())))
 
     stage_names = list(dict.fromkeys(s for r in results for s in r["stages"]))
     print(f"\n{'stage':<10} {'median s':>9} {'IQR s':>7} {'max s':>7} {'runs':>5}")

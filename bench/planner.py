@@ -11,7 +11,11 @@ random palm starts only, ¾ and all pinch starts; no reseeding, and 1, 2 or 4 re
 ranking's staging; no verification, or verifying all of the best 2k / 3k with 1 s / 0.5 s pushes).
 
 Usage: ``.venv/bin/python bench/planner.py [--objects NAME,...] [-k 16] [--split val] [--methods diffgrasp,dexgraspnet]
-[--ablation] [--json out.json]``
+[--ablation] [--json out.json] [--perturb cap-default,cap-avx2,threads-1,jitter]``
+
+``--perturb`` re-runs the whole bench once per perturbation of the last bits of the arithmetic (bench/perturb.py),
+each in a fresh process, and prints each variant's success and passing grasps per second per perturbation, their mean
+and spread, and the per-object range of passing grasps.
 """
 
 from __future__ import annotations
@@ -21,6 +25,9 @@ import dataclasses
 import json
 import os
 import platform
+import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -32,6 +39,7 @@ from scipy.spatial.transform import Rotation
 from diffgrasp.planning import (InitConfig, PhysicsRankConfig, PlannerConfig, PostprocessConfig, ReseedConfig,
                                 plan_grasps)
 from diffgrasp.sim.evaluate import evaluate_grasps
+from perturb import PERTURBATIONS, jittered_mesh, parse  # bench/perturb.py (this folder is on sys.path)
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("DIFFGRASP_SHARED", REPO.parent / "shared")) / "objects"
@@ -103,10 +111,14 @@ def diversity(grasps) -> tuple[float, float]:
     return float(angle), float(joints.std(0).mean())
 
 
-def run_variant(name: str, config: PlannerConfig, objects: list[str], k: int, workers: int) -> dict:
+def run_variant(name: str, config: PlannerConfig, objects: list[str], k: int, workers: int,
+                jitter_m: float = 0.0) -> dict:
     rows = []
+    jitter_dir = Path(tempfile.mkdtemp(prefix="planner-bench-jitter-")) if jitter_m > 0 else None
     for obj in objects:
         path = SHARED / f"{obj}.obj"
+        if jitter_dir is not None:
+            path = jittered_mesh(path, jitter_dir, jitter_m)
         t0 = time.perf_counter()
         result = plan_grasps(path, k=k, seed=0, config=config)
         seconds = time.perf_counter() - t0
@@ -155,14 +167,19 @@ def main() -> None:
     parser.add_argument("--ablation", action="store_true")
     parser.add_argument("--workers", type=int, default=2, help="physics-test processes")
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--perturb", default="", help=f"comma-separated of {', '.join(PERTURBATIONS)}")
+    parser.add_argument("--jitter-m", type=float, default=0.0, help="move the meshes' vertices by up to this (m)")
     args = parser.parse_args()
+    if args.perturb:
+        run_perturbed(parse(args.perturb), args)
+        return
     objects = args.objects.split(",") if args.objects else json.loads((SHARED / "splits.json").read_text())[args.split]
     variants = {m: {**VARIANTS, **ABLATIONS}[m] for m in args.methods.split(",")}  # ablation names work too
     if args.ablation:
         variants.update(ABLATIONS)
     print(f"# planner bench: {len(objects)} objects, k={args.k}, seed 0; torch {torch.__version__}, mujoco "
           f"{mujoco.__version__}, {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs")
-    results = [run_variant(name, cfg, objects, args.k, args.workers) for name, cfg in variants.items()]
+    results = [run_variant(name, cfg, objects, args.k, args.workers, args.jitter_m) for name, cfg in variants.items()]
     header = (f"{'variant':28s} {'success':>8s} {'obj≥1':>6s} {'pen med':>8s} {'pen max':>8s} {'contacts':>8s} "
               f"{'rot div°':>8s} {'jnt div':>8s} {'s/grasp':>8s} {'pass/s':>7s}")
     print(header)
@@ -179,6 +196,41 @@ def main() -> None:
     if args.json:
         args.json.write_text(json.dumps({"results": results, "config": {n: dataclasses.asdict(c)
                                                                         for n, c in variants.items()}}, indent=1))
+
+
+def run_perturbed(perturbations: list[str], args: argparse.Namespace) -> None:
+    """This bench once per perturbation, each in a fresh process; the spread of its rows."""
+    forwarded = ["--split", args.split, "-k", str(args.k), "--methods", args.methods, "--workers", str(args.workers)]
+    forwarded += (["--objects", args.objects] if args.objects else []) + (["--ablation"] if args.ablation else [])
+    runs = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for p in perturbations:
+            spec = PERTURBATIONS[p]
+            out = Path(tmp) / f"{p}.json"
+            cmd = [sys.executable, __file__, *forwarded, "--json", str(out), "--jitter-m", str(spec.jitter_m)]
+            print(f"## perturbation {p}: {' '.join(f'{k}={v}' for k, v in spec.env.items()) or 'environment as is'}",
+                  flush=True)
+            subprocess.run(cmd, env={**os.environ, **spec.env}, check=True)
+            runs[p] = json.loads(out.read_text())["results"]
+    names = [r["name"] for r in next(iter(runs.values()))]
+    print(f"\n{'variant':28s} {'perturbation':14s} {'success':>8s} {'obj≥1':>6s} {'pass/s':>7s}")
+    for i, name in enumerate(names):
+        rates, speeds = [], []
+        for p in perturbations:
+            r = runs[p][i]
+            rates.append(r["success_rate"])
+            speeds.append(r["passing_per_second"])
+            print(f"{name:28s} {p:14s} {100 * r['success_rate']:7.1f}% {100 * r['objects_with_pass']:5.0f}% "
+                  f"{r['passing_per_second']:7.3f}")
+        print(f"{name:28s} {'mean (spread)':14s} {100 * np.mean(rates):7.1f}% ({100 * (max(rates) - min(rates)):.1f} "
+              f"points)  pass/s {np.mean(speeds):.3f} ({max(speeds) - min(speeds):.3f})")
+        per_object = {}
+        for p in perturbations:
+            for row in runs[p][i]["objects"]:
+                per_object.setdefault(row["object"], []).append(row["passed"])
+        print("   per object passed (min-max): " + ", ".join(f"{o} {min(v)}-{max(v)}" for o, v in per_object.items()))
+    if args.json:
+        args.json.write_text(json.dumps({"perturbations": perturbations, "runs": runs}, indent=1))
 
 
 if __name__ == "__main__":
