@@ -33,7 +33,8 @@ PARAMETERS = {
     "object_xy": Param([0.0, 0.0], "where it rests on the table (world x, y; table top z = 0)"),
     "noise": Param("realsense", "depth noise: realsense or none"),
     "seed": Param(0, "noise seed of the first frame", (0, 2**31 - 1)),
-    "noise_frames": Param(2, "noise realisations rendered and published in turn", (1, 100)),
+    "noise_frames": Param(1, "noise realisations rendered and published in turn (1: every capture the same, as the "
+                             "demo's one capture; more: which one a capture gets depends on timing)", (1, 100)),
     "rate_hz": Param(5.0, "publishing rate (Hz)", (0.1, 60.0)),
 }
 

@@ -36,7 +36,9 @@ TOPICS = {  # topic → message type name; all published by our nodes during one
 def ros_sim():
     """The graph in its own process on this test's domain; stopped with Ctrl-C (SIGINT) afterwards."""
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "diffgrasp.cli", "ros-sim", "--fast", "--domain-id", os.environ["ROS_DOMAIN_ID"]]
+    # the demo's full planner settings: --fast (16 candidates, 40 iterations) found no grasp that lifted in the
+    # rehearsal in one of three runs on a loaded CPU
+    cmd = [sys.executable, "-m", "diffgrasp.cli", "ros-sim", "--domain-id", os.environ["ROS_DOMAIN_ID"]]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines: list[str] = []
     ready = threading.Event()
@@ -97,7 +99,7 @@ def test_ros_sim_grasps_and_lifts_the_object(ros_sim, typestore):
                                          lambda msg, t=topic: raw[t].append(bytes(msg)), _qos(topic), raw=True)
         client._executor.add_node(recorder)
         stages: list[str] = []
-        status, result = client.grasp_object("object", num_candidates=8, refine=True, execute=True, timeout_s=300.0,
+        status, result = client.grasp_object("object", num_candidates=16, refine=True, execute=True, timeout_s=600.0,
                                              feedback=lambda fb: stages.append(fb.stage))
         assert status == 4, f"status {status}: {result.message}\n" + "".join(lines[-30:])  # SUCCEEDED
         assert result.error_code == GraspObject.Result.SUCCESS, result.message
