@@ -45,8 +45,8 @@ every process), its seed-0 scan gave no grasp that lifts in the rehearsal — la
 class (issue 21) — and the README's main job must not hang on one scan."""
 NO_CHECKPOINT_NOTE = "network: no packaged checkpoint, random init"
 
-__all__ = ["DEFAULT_OBJECT", "NO_CHECKPOINT_NOTE", "NO_LIFTABLE_GRASP", "PipelineReport", "StageReport", "default_object_path",
-           "resolve_config_path", "run_pipeline"]
+__all__ = ["DEFAULT_OBJECT", "NO_CHECKPOINT_NOTE", "NO_LIFTABLE_GRASP", "PipelineReport", "StageReport",
+           "default_object_path", "demo_planner_config", "resolve_config_path", "run_pipeline"]
 
 
 @dataclasses.dataclass
@@ -135,7 +135,8 @@ def _load_true_object(object_path: Path):
     return ObjectModel.from_file(object_path)
 
 
-def _planner_config(cfg: DemoConfig):
+def demo_planner_config(cfg: DemoConfig):
+    """The planner configuration the demo runs (its YAML plus the demo's overrides); ``diffgrasp ros-sim`` too."""
     from diffgrasp.config import load_config
     from diffgrasp.planning import PlannerConfig
 
@@ -194,7 +195,7 @@ def _run(object_path: Path, output_dir: Path, seed: int, cfg: DemoConfig, progre
     exec_cfg = load_config(ExecutionConfig,
                            resolve_config_path(cfg.execution_config) if cfg.execution_config else None)
     exec_cfg = dataclasses.replace(exec_cfg, render_every=cfg.render_every, render_size=tuple(cfg.render_size))
-    planner_cfg = _planner_config(cfg)
+    planner_cfg = demo_planner_config(cfg)
     true_mesh = true_obj.mesh
     true_pose = resting_pose(true_mesh, tuple(cfg.object_xy))  # ONE true pose for the capture and the simulator
     output_dir.mkdir(parents=True, exist_ok=True)

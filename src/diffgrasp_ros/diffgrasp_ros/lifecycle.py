@@ -58,7 +58,8 @@ def _descriptor(name: str, param: Param) -> ParameterDescriptor:
         if isinstance(param.default, int):
             descriptor.integer_range = [IntegerRange(from_value=int(low), to_value=int(high), step=1)]
         else:
-            descriptor.floating_point_range = [FloatingPointRange(from_value=float(low), to_value=float(high), step=0.0)]
+            descriptor.floating_point_range = [FloatingPointRange(from_value=float(low), to_value=float(high),
+                                                                  step=0.0)]
     return descriptor
 
 

@@ -139,7 +139,8 @@ class OrchestratorNode(Node):
             self.get_logger().error(f"grasp_object failed: {self.last_error}")
             if goal_handle.is_active:
                 goal_handle.abort()
-            return GraspObject.Result(error_code=GraspObject.Result.FAILED, message=f"internal error: {self.last_error}")
+            return GraspObject.Result(error_code=GraspObject.Result.FAILED,
+                                      message=f"internal error: {self.last_error}")
         finally:
             self._busy.release()
 

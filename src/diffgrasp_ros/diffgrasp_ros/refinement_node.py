@@ -46,7 +46,8 @@ class RefinementNode(StageNode):
         "feedback_every": Param(10, "publish feedback every N iterations", (1, 10000)),
         "min_approach_elevation_deg": Param(DemoConfig.min_approach_elevation_deg,
                                             "with a table in the observation: initial grasps approaching from lower "
-                                            "than this above it are dropped (the planner starts others)", (-90.0, 90.0)),
+                                            "than this above it are dropped (the planner starts others)",
+                                            (-90.0, 90.0)),
         "min_forearm_elevation_deg": Param(DemoConfig.min_forearm_elevation_deg,
                                            "... and those whose forearm points lower than this", (-90.0, 90.0)),
         "rehearse_grasps": Param(0, "rehearse up to N refined grasps in MuJoCo on the perceived object (0 = off)",
@@ -54,7 +55,8 @@ class RefinementNode(StageNode):
         "rehearse_passes": Param(1, "stop the rehearsal after this many lifted", (1, 1000)),
         "rehearse_shrink_m": Param(0.0015, "the rehearsal's object is the observed mesh shrunk by this (m)",
                                    (0.0, 0.05)),
-        "execution_config": Param("", "core ExecutionConfig YAML of the rehearsal; '' = config/execution.yaml defaults"),
+        "execution_config": Param("", "core ExecutionConfig YAML of the rehearsal; '' = the config/execution.yaml "
+                                      "defaults"),
     }
 
     def __init__(self, **kwargs: Any) -> None:

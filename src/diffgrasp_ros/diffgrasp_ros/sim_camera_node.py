@@ -1,4 +1,4 @@
-"""Simulated calibrated depth cameras for ``diffgrasp ros-sim``: what realsense2_camera publishes, from a rendered scene.
+"""Simulated calibrated depth cameras for ``diffgrasp ros-sim``: what realsense2_camera publishes, from a render.
 
 Per camera of the rig YAML (``config/cameras_sim.yaml``): ``/<name>/<name>/depth/image_rect_raw`` (16UC1 mm, 0 =
 invalid) and ``/<name>/<name>/depth/camera_info`` with the same stamp, sensor-data QoS, frame

@@ -54,3 +54,13 @@ def cdr(typestore):
         raw = typestore.serialize_cdr(msg, msg.__msgtype__)
         return typestore.deserialize_cdr(raw, msg.__msgtype__)
     return roundtrip
+
+
+@pytest.fixture()
+def ros_context():
+    """rclpy initialised for one test (its own context on this process's domain), shut down afterwards."""
+    import rclpy
+
+    rclpy.init()
+    yield
+    rclpy.shutdown()

@@ -75,7 +75,8 @@ def test_action_servers_accept_cancels_and_use_reentrant_groups():
     assert calls == 2
     for name in ("lifecycle.py", "orchestrator_node.py"):
         tree = tree_of(PACKAGE / name)
-        cancel = next(n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name in ("_cancel", "_on_cancel"))
+        cancel = next(n for n in ast.walk(tree)
+                      if isinstance(n, ast.FunctionDef) and n.name in ("_cancel", "_on_cancel"))
         assert "CancelResponse.ACCEPT" in ast.unparse(cancel), name
 
 

@@ -27,13 +27,6 @@ from rclpy.parameter import Parameter  # noqa: E402
 from test_ros_action_messages import cube_observation  # noqa: E402
 
 
-@pytest.fixture()
-def ros():
-    rclpy.init()
-    yield
-    rclpy.shutdown()
-
-
 @contextmanager
 def spinning(*nodes):
     executor = MultiThreadedExecutor(num_threads=6)
@@ -103,7 +96,7 @@ ENDPOINTS = {"capture": ("service", "/capture_scene"), "fusion": ("service", "/f
 
 
 @pytest.mark.parametrize("name", list(ENDPOINTS))
-def test_node_lifecycle_and_diagnostics(ros, name, tmp_path):
+def test_node_lifecycle_and_diagnostics(ros_context, name, tmp_path):
     """Constructed (nothing served), configured (served, goals refused: inactive), activated, deactivated, cleaned up
     (nothing served), shut down; /diagnostics reports the state throughout."""
     node = make_node(name, tmp_path)
@@ -140,7 +133,7 @@ def test_node_lifecycle_and_diagnostics(ros, name, tmp_path):
         assert node.trigger_shutdown() == TransitionCallbackReturn.SUCCESS
 
 
-def test_configure_failure_is_reported_and_leaves_the_node_unconfigured(ros, tmp_path):
+def test_configure_failure_is_reported_and_leaves_the_node_unconfigured(ros_context, tmp_path):
     from diffgrasp_ros.execution_node import ExecutionNode
 
     node = ExecutionNode(**params(backend="mujoco", sim_object=str(tmp_path / "missing.obj"), autostart=False))
@@ -153,7 +146,7 @@ def test_configure_failure_is_reported_and_leaves_the_node_unconfigured(ros, tmp
         node.destroy_node()
 
 
-def test_parameter_ranges_are_enforced(ros):
+def test_parameter_ranges_are_enforced(ros_context):
     from rclpy.exceptions import InvalidParameterValueException
 
     from diffgrasp_ros.refinement_node import RefinementNode
@@ -178,7 +171,7 @@ def _refine_goal(num_grasps: int = 2, max_iterations: int = 400):
                              max_iterations=max_iterations)
 
 
-def test_inactive_node_rejects_goals_and_an_exception_ends_aborted_with_failed(ros, monkeypatch):
+def test_inactive_node_rejects_goals_and_an_exception_ends_aborted_with_failed(ros_context, monkeypatch):
     """Goals are refused until the node is active; an exception inside the execute callback is ABORTED with
     error_code FAILED and the reason (rclpy alone returns an empty result: error_code 0 = SUCCESS)."""
     from diffgrasp_interfaces.action import RefineGrasps
@@ -208,7 +201,7 @@ def test_inactive_node_rejects_goals_and_an_exception_ends_aborted_with_failed(r
         assert not node.busy.locked()  # the next goal is not refused as busy
 
 
-# --- the orchestrator against stage servers ----------------------------------------------------------------------------
+# --- the orchestrator against stage servers ---------------------------------------------------------------------------
 class FakeStages(Node):
     """Capture/fusion services and inference/execution action servers that answer as configured: real rclpy
     servers, so the orchestrator's client side (status, codes, retries) is exercised over DDS."""
@@ -275,7 +268,7 @@ def _grasp_object(stages: FakeStages, num_candidates: int = 3):
         return wait(handle.get_result_async(), 60.0)
 
 
-def test_orchestrator_fails_a_stage_whose_server_raised(ros):
+def test_orchestrator_fails_a_stage_whose_server_raised(ros_context):
     """Bug 3: the inference server raised (rclpy: empty result, error_code 0, status ABORTED); the orchestrator
     used to take the empty grasp set as a success. Now: STAGE_FAILED at inference, nothing executed."""
     from diffgrasp_interfaces.action import GraspObject
@@ -288,7 +281,7 @@ def test_orchestrator_fails_a_stage_whose_server_raised(ros):
     assert stages.execute_calls == 0
 
 
-def test_orchestrator_tries_the_next_candidate_only_while_nothing_moved(ros):
+def test_orchestrator_tries_the_next_candidate_only_while_nothing_moved(ros_context):
     """Bug 4: a candidate that failed after the arm moved (approach reached) ends the goal — the hand may be at the
     object; a candidate with no plan to the pre-grasp (nothing moved) is skipped for the next one."""
     from diffgrasp_interfaces.action import ExecuteGrasp, GraspObject
@@ -315,7 +308,8 @@ def test_execution_result_claims_a_lift_only_from_a_measurement():
     from diffgrasp_ros.action_messages import execution_result_to_ros
     from diffgrasp_ros.message_factory import RclpyFactory
 
-    unmeasured = execution_result_to_ros(RclpyFactory(), ExecutionResult(True, "lift", "ok", 0, "done"), ExecuteGrasp.Result)
+    unmeasured = execution_result_to_ros(RclpyFactory(), ExecutionResult(True, "lift", "ok", 0, "done"),
+                                         ExecuteGrasp.Result)
     assert unmeasured.error_code == 0 and not unmeasured.object_lifted and "not sensed" in unmeasured.message
     measured = ExecutionResult(True, "hold", "ok", 0, "lifted", object_lifted=True)
     assert execution_result_to_ros(RclpyFactory(), measured, ExecuteGrasp.Result).object_lifted
@@ -334,7 +328,7 @@ def test_docs_describe_cancel_and_plan_only_as_they_behave():
     assert "stop_time" in text and "not instantly" in text
 
 
-# --- goal policies of every action server ----------------------------------------------------------------------------------
+# --- goal policies of every action server -----------------------------------------------------------------------------
 def _observation_and_grasp():
     from diffgrasp_ros.conversions import grasp_to_ros
     from diffgrasp_ros.message_factory import RclpyFactory
@@ -359,7 +353,7 @@ def _goals(name: str):
 
 
 @pytest.mark.parametrize("name", ["inference", "refinement", "execution"])
-def test_action_server_goal_policies(ros, name, tmp_path, monkeypatch):
+def test_action_server_goal_policies(ros_context, name, tmp_path, monkeypatch):
     """Invalid goal rejected; a goal while one runs rejected (busy); cancel mid-run accepted and the run ends
     CANCELED; an exception in the run ends ABORTED with FAILED; then the server takes goals again."""
     action, good, bad = _goals(name)
@@ -398,7 +392,7 @@ def test_action_server_goal_policies(ros, name, tmp_path, monkeypatch):
         assert node.goals == {"accepted": 2, "rejected": 2, "succeeded": 0, "failed": 2}
 
 
-def test_execution_node_cancel_stops_the_simulated_arm(ros, tmp_path):
+def test_execution_node_cancel_stops_the_simulated_arm(ros_context, tmp_path):
     """ExecuteGrasp over DDS with the MuJoCo backend: cancelled during the approach → the node calls the backend's
     stop from the cancel callback, the goal ends CANCELED at the approach, and the arm is at rest at the end."""
     import importlib.util

@@ -18,13 +18,6 @@ rclpy = pytest.importorskip("rclpy")
 pytestmark = pytest.mark.ros
 
 
-@pytest.fixture()
-def ros_context():
-    rclpy.init()
-    yield
-    rclpy.shutdown()
-
-
 def _same_bytes(rosbags_msg, rclpy_msg, typestore) -> bool:
     """rclpy's CDR decoded by rosbags and encoded again equals rosbags' own encoding, byte for byte. (rclpy's raw
     bytes leave the alignment padding uninitialised — measured: same length, different padding — so they are

@@ -124,8 +124,8 @@ def test_ros_sim_grasps_and_lifts_the_object(ros_sim, typestore):
 
         late = Node("late_tf_listener")
         frames: set[str] = set()
-        late.create_subscription(TFMessage, "/tf_static", lambda m: frames.update(t.child_frame_id for t in m.transforms),
-                                 _qos("/tf_static"))
+        late.create_subscription(TFMessage, "/tf_static",
+                                 lambda m: frames.update(t.child_frame_id for t in m.transforms), _qos("/tf_static"))
         client._executor.add_node(late)
         deadline = time.monotonic() + 10
         while "object" not in frames and time.monotonic() < deadline:

@@ -29,15 +29,15 @@ def test_demo_planner_takes_the_network_stage_grasps_and_fills_with_random_start
     """The network stage already passed the predictions from above the table: the planner must not ask the network
     again for the rest (init network would, and keep copies of predictions rejected for the table), even when the
     user's planner YAML says init network; the demo's own settings override the YAML's."""
-    from diffgrasp.pipeline import _planner_config
+    from diffgrasp.pipeline import demo_planner_config
 
     planner_yaml = tmp_path / "planner.yaml"
     planner_yaml.write_text("init: network\nmin_candidates: 7\n")
-    cfg = _planner_config(DemoConfig(planner_config=str(planner_yaml), planner_candidates=40))
+    cfg = demo_planner_config(DemoConfig(planner_config=str(planner_yaml), planner_candidates=40))
     assert cfg.init == "random" and cfg.min_candidates == 40 and cfg.candidates_per_grasp == 1
     assert cfg.physics_rank.coacd == DemoConfig().scan_coacd
     assert cfg.reseed.rounds == 0  # the demo's own default (the rehearsal picks the grasp) ...
-    assert _planner_config(DemoConfig(planner_reseed_rounds=2)).reseed.rounds == 2  # ... unless asked
+    assert demo_planner_config(DemoConfig(planner_reseed_rounds=2)).reseed.rounds == 2  # ... unless asked
 
 
 @pytest.mark.parametrize(("override", "match"), [
