@@ -16,9 +16,11 @@ from typing import Any
 
 import numpy as np
 
+from diffgrasp.errors import DiffgraspError
 from diffgrasp.geometry.rotations import normalize_quaternion
 from diffgrasp.hand.names import FINGER_JOINT_NAMES, FLEXION_JOINT_NAMES, JOINT_LIMITS, JOINT_NAMES, WRIST_JOINT_NAMES
 from diffgrasp.io import atomic_write_json
+
 
 FORMAT = "diffgrasp.grasps/1"
 HAND = "shadow_right"
@@ -30,7 +32,7 @@ DEFAULT_OPEN_RAD = 0.1           # flexion joints opened for the pregrasp
 DEFAULT_SQUEEZE_RAD = 0.1        # flexion joints closed further for the squeeze
 
 
-class GraspFormatError(ValueError):
+class GraspFormatError(DiffgraspError):
     """A grasp file or grasp is invalid; the message names the grasp index and the field."""
 
 

@@ -12,11 +12,13 @@ from pathlib import Path
 import numpy as np
 import trimesh
 
+from diffgrasp.errors import DiffgraspError
+
 MIN_EXTENT_M = 0.005   # largest bounding-box extent below this: probably wrong units
 MAX_EXTENT_M = 2.0     # largest bounding-box extent above this: probably millimetres
 
 
-class MeshValidationError(ValueError):
+class MeshValidationError(DiffgraspError):
     """The mesh file cannot be used as a grasping object; the message names the file and the problem."""
 
 

@@ -27,14 +27,16 @@ from typing import Any
 import torch
 
 from diffgrasp.config import from_dict, to_dict
+from diffgrasp.errors import DiffgraspError
 from diffgrasp.io import atomic_write
 from diffgrasp.network.network_config import NetworkConfig
+
 
 CHECKPOINT_FORMAT = "diffgrasp.network/1"
 DEFAULT_CHECKPOINT = ("network", "grasp_net.pt")  # under diffgrasp/data/
 
 
-class CheckpointError(ValueError):
+class CheckpointError(DiffgraspError):
     """A checkpoint file is missing, corrupt or does not match the expected network; the message names the file."""
 
 
