@@ -14,3 +14,10 @@ class ConfigError(DiffgraspError):
 
 class PathConfinementError(DiffgraspError):
     """A path read from a file points outside the folder that file belongs to."""
+
+
+class DiffgraspWarning(UserWarning):
+    """Input that is used but changed or doubtful (a mesh simplified, disconnected parts); one line naming the file.
+
+    Emit with ``warnings.warn(msg, DiffgraspWarning, stacklevel=2)``; the CLIs print it as ``diffgrasp CMD: warning: msg``.
+    """
