@@ -20,14 +20,22 @@ fi
 PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 
-# Reinstall only when the requirements or package metadata changed.
+# Reinstall only when the requirements, the lock or package metadata changed.
 stamp=.venv/.diffgrasp-setup
-want=$(cat requirements.txt src/*/pyproject.toml src/*/setup.py 2>/dev/null | sha256sum | cut -d' ' -f1)
+want=$(cat requirements.txt requirements.lock src/*/pyproject.toml src/*/setup.py 2>/dev/null | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "setup: installing Python packages into .venv (torch==2.13.0 first)"
-  .venv/bin/python -m pip install -q --upgrade pip setuptools wheel
-  .venv/bin/python -m pip install -q torch==2.13.0
-  .venv/bin/python -m pip install -q -r requirements.txt
+  .venv/bin/python -m pip install -q --upgrade pip "setuptools>=77" wheel
+  # torch: a wheel found locally (pip's find-links) is used as is; otherwise the CPU build from PyTorch's index,
+  # never PyPI's default CUDA build (gigabytes). TORCH_INDEX_URL overrides the index (e.g. a CUDA one).
+  if .venv/bin/python -m pip install -q --dry-run --no-deps --no-index torch==2.13.0 >/dev/null 2>&1; then
+    .venv/bin/python -m pip install -q -c requirements.lock torch==2.13.0
+  else
+    .venv/bin/python -m pip install -q -c requirements.lock torch==2.13.0 \
+      --index-url "${TORCH_INDEX_URL:-https://download.pytorch.org/whl/cpu}" --extra-index-url https://pypi.org/simple
+  fi
+  # requirements.lock pins every transitive package too (regenerate: scripts/lock_requirements.sh).
+  .venv/bin/python -m pip install -q -r requirements.txt -c requirements.lock
   .venv/bin/python -m pip install -q --no-deps -e src/diffgrasp
   .venv/bin/python -m pip install -q --no-deps -e src/diffgrasp_training
   .venv/bin/python -m pip check

@@ -11,10 +11,10 @@ VENV=$PWD/.venv
 PY=$VENV/bin/python
 
 stamp=$VENV/.diffgrasp-ros
-want=$(cat requirements-ros.txt | sha256sum | cut -d' ' -f1)
+want=$(cat requirements-ros.txt requirements.lock | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "setup_ros: installing ROS 2 Jazzy wheels into .venv"
-  "$PY" -m pip install -q -r requirements-ros.txt
+  "$PY" -m pip install -q -r requirements-ros.txt -c requirements.lock
   echo "$want" > "$stamp"
   rm -f "$VENV/.diffgrasp-interfaces"   # rebuild against the new wheels
 fi
