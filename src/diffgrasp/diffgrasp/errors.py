@@ -3,9 +3,20 @@ names the file, key or flag and the problem. The CLIs print it and exit with sta
 
 from __future__ import annotations
 
+import re
+
+_LINE_BREAKS = re.compile(r"\s*[\r\n\v\f\x1c-\x1e\x85\u2028\u2029]+\s*")
+
 
 class DiffgraspError(ValueError):
-    """Bad input (a file, a configuration value, an argument); ``str(err)`` is one line naming what and why."""
+    """Bad input (a file, a configuration value, an argument); ``str(err)`` is one line naming what and why.
+
+    Line breaks in the message (from a quoted file name or a library's reason) are folded into spaces, so a CLI can
+    print ``str(err)`` as the single line it promises.
+    """
+
+    def __str__(self) -> str:
+        return _LINE_BREAKS.sub(" ", super().__str__())
 
 
 class ConfigError(DiffgraspError):
@@ -14,6 +25,13 @@ class ConfigError(DiffgraspError):
 
 class PathConfinementError(DiffgraspError):
     """A path read from a file points outside the folder that file belongs to."""
+
+
+class MissingFileError(DiffgraspError, FileNotFoundError):
+    """A file named inside another file (a capture's depth image, an index's views) is missing.
+
+    Both a DiffgraspError (bad content of the naming file) and a FileNotFoundError (what callers used to catch).
+    """
 
 
 class DiffgraspWarning(UserWarning):
