@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 import trimesh
 
+from diffgrasp.errors import ConfigError, DiffgraspError
+from diffgrasp.geometry.mesh_validation import MeshValidationError, load_object_mesh
 from diffgrasp.perception.capture import Capture, pose_to_json
 from diffgrasp.perception.depth import affine, pixel_rays
 from diffgrasp.perception.noise import DepthNoiseConfig, apply_depth_noise
@@ -24,21 +26,24 @@ OBJECT_ID, TABLE_ID = 0, 1
 NOISE_MODELS = ("realsense", "none")
 
 __all__ = ["TABLE_SIZE", "NOISE_MODELS", "load_mesh", "resting_pose", "look_at", "ring_rig", "SimScene",
-           "simulate_capture"]
+           "check_simulated_rig", "simulate_capture"]
 
 
 def load_mesh(mesh: str | os.PathLike | trimesh.Trimesh) -> trimesh.Trimesh:
-    """A triangle mesh from a path (metres) or a Trimesh; ValueError for a missing file or an empty mesh."""
+    """A triangle mesh from a path (metres) or a Trimesh.
+
+    A path is loaded and validated exactly as ``diffgrasp plan`` does (:func:`load_object_mesh`: NaN vertices,
+    open, inverted or implausibly scaled meshes are refused with a one-line MeshValidationError; disconnected parts
+    warn), so a simulated capture never shows an object the planner would refuse. FileNotFoundError for no file.
+    """
     if isinstance(mesh, trimesh.Trimesh):
-        out = mesh
-    else:
-        path = Path(mesh)
-        if not path.is_file():
-            raise FileNotFoundError(f"object mesh not found: {path}")
-        out = trimesh.load(path, force="mesh", process=True)
-    if not isinstance(out, trimesh.Trimesh) or len(out.faces) == 0:
-        raise ValueError(f"object mesh {mesh}: no triangles")
-    return out
+        if len(mesh.faces) == 0:
+            raise MeshValidationError("object mesh: mesh is empty (no triangles)")
+        return mesh
+    path = Path(mesh)
+    if not path.exists():
+        raise FileNotFoundError(f"object mesh not found: {path}")
+    return load_object_mesh(path)
 
 
 def resting_pose(mesh: trimesh.Trimesh, method: str = "file", xy: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:
@@ -145,6 +150,23 @@ class SimScene:
         return {"depth": depth, "geometry_ids": ids, "normals": hit["normals"], "rays": dirs}
 
 
+def check_simulated_rig(rig: RigConfig) -> None:
+    """ConfigError unless every camera of ``rig`` can be simulated: intrinsics given in pixels (``from_device`` or
+    none needs a connected camera) and one resolution shared by all cameras."""
+    missing = [c for c in rig.cameras if isinstance(c.intrinsics, str)]
+    if missing:
+        names = ", ".join(c.name for c in missing)
+        c = missing[0]
+        raise ConfigError(f"intrinsics missing for camera{'s' if len(missing) > 1 else ''} {names}: a simulated camera needs them in the cameras YAML "
+                          f"as intrinsics: {{fx: ..., fy: ..., cx: ..., cy: ...}} in pixels for its "
+                          f"{c.width}x{c.height} image ('{c.intrinsics}' can only be read from a connected camera; "
+                          f"see config/cameras_sim.yaml)")
+    shapes = sorted({(c.width, c.height) for c in rig.cameras})
+    if len(shapes) > 1:
+        raise ConfigError("simulated cameras must share one resolution, got "
+                          + ", ".join(f"{c.name} {c.width}x{c.height}" for c in rig.cameras))
+
+
 def simulate_capture(mesh: str | os.PathLike | trimesh.Trimesh, rig: RigConfig, noise: str = "realsense",
                      seed: int = 0, object_to_world: np.ndarray | None = None,
                      noise_config: DepthNoiseConfig | None = None, pose_method: str = "file") -> Capture:
@@ -155,15 +177,13 @@ def simulate_capture(mesh: str | os.PathLike | trimesh.Trimesh, rig: RigConfig, 
     ``seed + i``) or ``"none"``. Intrinsics must be given in the rig (``from_device`` is not simulated).
     """
     if noise not in NOISE_MODELS:
-        raise ValueError(f"noise must be one of {', '.join(NOISE_MODELS)}, got {noise!r}")
+        raise DiffgraspError(f"noise must be one of {', '.join(NOISE_MODELS)}, got {noise!r}")
+    check_simulated_rig(rig)
     tm = load_mesh(mesh)
     if object_to_world is None:
         object_to_world = resting_pose(tm, pose_method)
     scene = SimScene(tm, object_to_world)
     ncfg = noise_config or DepthNoiseConfig()
-    shapes = {(c.width, c.height) for c in rig.cameras}
-    if len(shapes) != 1:
-        raise ValueError(f"simulated cameras must share one resolution, got {sorted(shapes)}")
     depths, Ks, Ts = [], [], []
     for i, cam in enumerate(rig.cameras):
         K, T = cam.intrinsics_matrix(), cam.camera_to_world()
@@ -175,7 +195,8 @@ def simulate_capture(mesh: str | os.PathLike | trimesh.Trimesh, rig: RigConfig, 
         Ks.append(K)
         Ts.append(T)
     if not any(np.isfinite(d).any() for d in depths):
-        raise ValueError("simulated capture: no camera sees anything")
+        raise DiffgraspError("simulated capture: no camera sees anything (check the rig's extrinsics and the object "
+                             "placement)")
     meta = {"source": "simulated", "object_pose_world": pose_to_json(object_to_world), "noise": noise, "seed": seed,
             "object_mesh": str(mesh) if not isinstance(mesh, trimesh.Trimesh) else "",
             "noise_config": dataclasses.asdict(ncfg) if noise == "realsense" else None}

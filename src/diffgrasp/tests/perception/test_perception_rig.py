@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import yaml
 
+from diffgrasp.errors import ConfigError
 from diffgrasp.perception.handeye import calib_to_parent_to_link, update_rig_yaml
 from diffgrasp.perception.rig import Transform, load_rig, rig_from_dict, rig_to_dict
 
@@ -39,7 +40,7 @@ def test_example_rigs_load():
 
 
 def test_from_device_intrinsics_are_not_guessed():
-    with pytest.raises(RuntimeError, match="from_device"):
+    with pytest.raises(ConfigError, match="intrinsics missing for camera cam_front_left: .*'from_device'.*fx"):
         load_rig(CONFIG / "cameras.yaml").cameras[0].intrinsics_matrix()
 
 
