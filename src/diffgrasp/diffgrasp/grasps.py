@@ -7,7 +7,6 @@ finger joints (rad). Readers reject bad files with a message naming the grasp in
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import os
 from collections.abc import Iterable, Mapping
@@ -20,6 +19,7 @@ from diffgrasp.errors import DiffgraspError
 from diffgrasp.geometry.rotations import normalize_quaternion
 from diffgrasp.hand.names import FINGER_JOINT_NAMES, FLEXION_JOINT_NAMES, JOINT_LIMITS, JOINT_NAMES, WRIST_JOINT_NAMES
 from diffgrasp.io import atomic_write_json
+from diffgrasp.loading import brief, one_line, read_json
 
 
 FORMAT = "diffgrasp.grasps/1"
@@ -92,16 +92,25 @@ class GraspSet:
         return {"format": FORMAT, "hand": HAND, "object": obj, "grasps": [g.to_dict() for g in self.grasps]}
 
 
-def _vector(value: Any, n: int, where: str) -> np.ndarray:
+def _finite(v: Any) -> bool:
+    """Whether ``v`` is a real number (not a bool) that fits a float and is finite."""
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        return False
     try:
-        arr = np.asarray(value, dtype=float)
-    except (TypeError, ValueError):
-        raise GraspFormatError(f"{where}: expected {n} numbers, got {value!r}") from None
-    if arr.shape != (n,):
-        raise GraspFormatError(f"{where}: expected {n} numbers, got {value!r}")
-    if not np.isfinite(arr).all():
+        return math.isfinite(v)
+    except OverflowError:  # an int beyond float range
+        return False
+
+
+def _vector(value: Any, n: int, where: str) -> np.ndarray:
+    if not isinstance(value, list | tuple | np.ndarray) or len(value) != n:
+        raise GraspFormatError(f"{where}: expected {n} numbers, got {brief(value)}")
+    items = list(value)
+    if not all(isinstance(x, int | float | np.number) and not isinstance(x, bool | np.bool_) for x in items):
+        raise GraspFormatError(f"{where}: expected {n} numbers, got {brief(value)}")
+    if not all(_finite(float(x)) if isinstance(x, np.number) else _finite(x) for x in items):
         raise GraspFormatError(f"{where}: contains NaN or inf")
-    return arr
+    return np.array([float(x) for x in items], dtype=float)
 
 
 def _quaternion(value: Any, where: str) -> np.ndarray:
@@ -114,10 +123,11 @@ def _quaternion(value: Any, where: str) -> np.ndarray:
 
 def _joint_map(value: Any, where: str, require_all: bool, check_limits: bool) -> dict[str, float]:
     if not isinstance(value, Mapping):
-        raise GraspFormatError(f"{where}: expected an object of joint name → radians")
-    unknown = sorted(set(value) - set(JOINT_NAMES))
+        raise GraspFormatError(f"{where}: expected an object of joint name → radians, got {brief(value)}")
+    unknown = sorted(brief(k) if not isinstance(k, str) else one_line(k, 40) for k in value if k not in JOINT_NAMES)
     if unknown:
-        raise GraspFormatError(f"{where}: unknown joint(s) {', '.join(unknown)}")
+        shown = ", ".join(unknown[:5]) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
+        raise GraspFormatError(f"{where}: unknown joint(s) {shown}")
     if require_all:
         missing = [n for n in FINGER_JOINT_NAMES if n not in value]
         if missing:
@@ -127,8 +137,8 @@ def _joint_map(value: Any, where: str, require_all: bool, check_limits: bool) ->
         if name not in value:
             continue
         v = value[name]
-        if not isinstance(v, int | float) or isinstance(v, bool) or not math.isfinite(v):
-            raise GraspFormatError(f"{where}.{name}: expected a finite number, got {v!r}")
+        if not _finite(v):
+            raise GraspFormatError(f"{where}.{name}: expected a finite number, got {brief(v)}")
         if check_limits:
             lo, hi = JOINT_LIMITS[name]
             if not lo - LIMIT_TOLERANCE <= v <= hi + LIMIT_TOLERANCE:
@@ -142,7 +152,7 @@ def grasp_from_dict(data: Any, index: int = 0) -> Grasp:
     """Validate and build one grasp; errors name ``grasps[index].field``."""
     where = f"grasps[{index}]"
     if not isinstance(data, Mapping):
-        raise GraspFormatError(f"{where}: expected an object")
+        raise GraspFormatError(f"{where}: expected an object, got {brief(data)}")
     for key in ("palm_position", "palm_quaternion_xyzw", "joints"):
         if key not in data:
             raise GraspFormatError(f"{where}.{key}: missing")
@@ -162,7 +172,11 @@ def grasp_from_dict(data: Any, index: int = 0) -> Grasp:
             data["pregrasp_palm_quaternion_xyzw"], f"{where}.pregrasp_palm_quaternion_xyzw")
     metrics = data.get("metrics", {})
     if not isinstance(metrics, Mapping):
-        raise GraspFormatError(f"{where}.metrics: expected an object")
+        raise GraspFormatError(f"{where}.metrics: expected an object, got {brief(metrics)}")
+    for key, v in metrics.items():  # numbers (NaN allowed: a metric may be unknown); writers and ROS need numbers
+        ok = isinstance(v, int | float) and not isinstance(v, bool) and (isinstance(v, float) or _finite(v))
+        if not isinstance(key, str) or not (ok or isinstance(v, bool)):
+            raise GraspFormatError(f"{where}.metrics.{one_line(str(key), 40)}: expected a number, got {brief(v)}")
     grasp.metrics = dict(metrics)
     return grasp
 
@@ -170,34 +184,40 @@ def grasp_from_dict(data: Any, index: int = 0) -> Grasp:
 def grasp_set_from_dict(data: Any, source: str = "<dict>") -> GraspSet:
     """Validate a whole ``diffgrasp.grasps/1`` document."""
     if not isinstance(data, Mapping):
-        raise GraspFormatError(f"{source}: expected a JSON object")
+        raise GraspFormatError(f"{source}: expected a JSON object, got {brief(data)}")
     if data.get("format") != FORMAT:
-        raise GraspFormatError(f"{source}: unknown format {data.get('format')!r} (expected {FORMAT!r})")
+        raise GraspFormatError(f"{source}: unknown format {brief(data.get('format'))} (expected {FORMAT!r})")
     if data.get("hand", HAND) != HAND:
-        raise GraspFormatError(f"{source}: unknown hand {data.get('hand')!r} (expected {HAND!r})")
+        raise GraspFormatError(f"{source}: unknown hand {brief(data.get('hand'))} (expected {HAND!r})")
     obj = data.get("object")
     if not isinstance(obj, Mapping) or "name" not in obj:
         raise GraspFormatError(f"{source}: object: missing or without a name")
+    for key in ("name", "mesh"):
+        if key in obj and not isinstance(obj[key], str):
+            raise GraspFormatError(f"{source}: object.{key}: expected a string, got {brief(obj[key])}")
     scale = obj.get("scale", 1.0)
-    if not isinstance(scale, int | float) or not math.isfinite(scale) or scale <= 0:
-        raise GraspFormatError(f"{source}: object.scale: expected a positive number, got {scale!r}")
+    if not _finite(scale) or scale <= 0:
+        raise GraspFormatError(f"{source}: object.scale: expected a positive number, got {brief(scale)}")
     grasps = data.get("grasps")
     if not isinstance(grasps, list):
-        raise GraspFormatError(f"{source}: grasps: expected a list")
-    return GraspSet(object_name=str(obj["name"]), mesh=str(obj.get("mesh", "")), scale=float(scale),
-                    grasps=[grasp_from_dict(g, i) for i, g in enumerate(grasps)])
+        raise GraspFormatError(f"{source}: grasps: expected a list, got {brief(grasps)}")
+    try:
+        items = [grasp_from_dict(g, i) for i, g in enumerate(grasps)]
+    except GraspFormatError as err:
+        if source == "<dict>":
+            raise
+        raise GraspFormatError(f"{source}: {err}") from None
+    return GraspSet(object_name=obj["name"], mesh=obj.get("mesh", ""), scale=float(scale), grasps=items)
 
 
 def load_grasps(path: str | os.PathLike) -> GraspSet:
-    """Read and validate a grasp file."""
+    """Read and validate a grasp file: FileNotFoundError if absent, else a :class:`GraspFormatError` (one line naming
+    the file, grasp index and field) for anything wrong. ``object.mesh`` is kept as written and never opened here; a
+    reader that opens it must confine it to the file's folder (:func:`diffgrasp.loading.confined_path`)."""
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise FileNotFoundError(f"grasp file not found: {path}")
-    try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as err:
-        raise GraspFormatError(f"{path}: not valid JSON ({err})") from None
-    return grasp_set_from_dict(data, str(path))
+    return grasp_set_from_dict(read_json(path, GraspFormatError), str(path))
 
 
 def save_grasps(path: str | os.PathLike, grasp_set: GraspSet) -> Path:
