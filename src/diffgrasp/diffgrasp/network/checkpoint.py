@@ -21,6 +21,9 @@ import dataclasses
 import hashlib
 import json
 import os
+import pickle
+import warnings
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +32,7 @@ import torch
 from diffgrasp.config import from_dict, to_dict
 from diffgrasp.errors import DiffgraspError
 from diffgrasp.io import atomic_write
+from diffgrasp.loading import brief, one_line
 from diffgrasp.network.network_config import NetworkConfig
 
 
@@ -100,33 +104,74 @@ def save_checkpoint(path: str | os.PathLike, model: torch.nn.Module, config: Net
     return atomic_write(path, lambda tmp: torch.save(payload, tmp))
 
 
+def _load_failure(err: Exception) -> str:
+    """A short reason why ``torch.load(weights_only=True)`` failed, without torch's advice to load unsafely."""
+    text = str(err)
+    if isinstance(err, EOFError):
+        return "the file is empty or truncated"
+    if isinstance(err, PermissionError):
+        return "cannot read it: permission denied"
+    if isinstance(err, pickle.UnpicklingError) or "Weights only load failed" in text:
+        detail = text.split("WeightsUnpickler error:", 1)[1] if "WeightsUnpickler error:" in text else ""
+        detail = one_line(detail.split("Check the documentation", 1)[0].split(" was not an allowed", 1)[0], 100)
+        if detail.startswith("Unsupported global"):  # a pickle of foreign objects: name the first one
+            return f"it holds pickled objects other than tensors and plain values: {detail.split(': ', 1)[-1]}"
+        return "neither a torch archive nor readable pickle data" + (
+            f": {detail[0].lower()}{detail[1:]}" if detail and "weights_only" not in detail and "safe_globals" not in detail else "")
+    if ("PytorchStreamReader" in text or "zip archive" in text or isinstance(err, zipfile.BadZipFile | OSError)):
+        return "a damaged or truncated torch archive"
+    if "magic number" in text:
+        return "not a torch file"
+    return f"unreadable as a torch file ({type(err).__name__})"
+
+
+def _check_state(path: Path, state: Any) -> dict[str, torch.Tensor]:
+    if not isinstance(state, dict) or not state:
+        raise CheckpointError(f"{path}: state_dict: expected a non-empty mapping of tensors, got {brief(state)}")
+    for name, t in state.items():
+        if not isinstance(name, str) or not isinstance(t, torch.Tensor) or t.layout != torch.strided:
+            raise CheckpointError(f"{path}: state_dict: entry {brief(name)} is not a dense tensor")
+        if (t.is_floating_point() or t.is_complex()) and not bool(torch.isfinite(t).all()):
+            raise CheckpointError(f"{path}: weights {name} contain NaN or inf (training diverged?)")
+    return state
+
+
 def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
-    """Load and validate the raw checkpoint dict (format, keys, digest, architecture hash) without building a model."""
+    """Load and validate the raw checkpoint dict (format, keys, digest, architecture hash) without building a model.
+
+    Every problem is one CheckpointError line naming the file; a file that torch cannot read says
+    "not a diffgrasp checkpoint (reason)".
+    """
     path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(f"{path}: is a directory, not a checkpoint file")
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint file not found")
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch warns about pickle protocols of foreign files
+            payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001 — any unpickling/zip failure means the file is unusable
-        lines = [ln.strip() for ln in str(err).strip().splitlines() if ln.strip()] or [type(err).__name__]
-        first = next((ln for ln in lines if ln.startswith("WeightsUnpickler error")), lines[0])
-        raise CheckpointError(f"{path}: corrupt or not a checkpoint ({type(err).__name__}: {first})") from None
+        raise CheckpointError(f"{path}: not a diffgrasp checkpoint ({_load_failure(err)})") from None
     if not isinstance(payload, dict):
-        raise CheckpointError(f"{path}: not a diffgrasp network checkpoint (top level is {type(payload).__name__})")
+        raise CheckpointError(f"{path}: not a diffgrasp checkpoint (top level is {type(payload).__name__})")
     if payload.get("format") != CHECKPOINT_FORMAT:
-        raise CheckpointError(f"{path}: unknown checkpoint format {payload.get('format')!r} "
+        raise CheckpointError(f"{path}: unknown checkpoint format {brief(payload.get('format'))} "
                               f"(expected {CHECKPOINT_FORMAT!r})")
     missing = [k for k in ("config", "architecture_hash", "shapes", "state_dict", "digest") if k not in payload]
     if missing:
         raise CheckpointError(f"{path}: checkpoint lacks {', '.join(missing)}")
-    state = payload["state_dict"]
+    for key in ("metadata", "extra"):
+        if payload.get(key) is not None and not isinstance(payload[key], dict):
+            raise CheckpointError(f"{path}: {key}: expected a mapping, got {brief(payload[key])}")
+    state = _check_state(path, payload["state_dict"])
     if state_digest(state) != payload["digest"]:
         raise CheckpointError(f"{path}: weights are damaged (digest mismatch)")
     if _shapes(state) != payload["shapes"]:
         raise CheckpointError(f"{path}: stored shapes do not match the stored weights")
     try:
-        config = from_dict(NetworkConfig, payload["config"])
-    except (TypeError, ValueError) as err:
+        config = from_dict(NetworkConfig, payload["config"], prefix="config.")
+    except ValueError as err:
         raise CheckpointError(f"{path}: invalid network config ({err})") from None
     if architecture_hash(config, payload["shapes"]) != payload["architecture_hash"]:
         raise CheckpointError(f"{path}: architecture hash mismatch (config or shapes altered)")
@@ -157,7 +202,12 @@ def load_checkpoint(path: str | os.PathLike | None = None, expected_config: Netw
     if want != payload["shapes"]:
         bad = sorted(set(want) ^ set(payload["shapes"])) or [k for k in want if want[k] != payload["shapes"][k]]
         raise CheckpointError(f"{path}: weights do not fit the network built from its config "
-                              f"(first mismatching entries: {', '.join(bad[:3])})")
+                              f"(first mismatching entries: {', '.join(one_line(b, 60) for b in bad[:3])})")
+    dtypes = {k: v.dtype for k, v in model.state_dict().items()}
+    odd = [k for k, v in payload["state_dict"].items() if v.dtype != dtypes[k]]
+    if odd:
+        raise CheckpointError(f"{path}: weights {odd[0]} are {payload['state_dict'][odd[0]].dtype}, the network "
+                              f"expects {dtypes[odd[0]]}")
     model.load_state_dict(payload["state_dict"])
     model.to(device).eval()
     return LoadedCheckpoint(model=model, config=config, metadata=dict(payload.get("metadata") or {}),

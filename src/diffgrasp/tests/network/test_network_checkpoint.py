@@ -40,15 +40,29 @@ def test_truncated_file(saved, tmp_path):
     _, path = saved
     bad = tmp_path / "truncated.pt"
     bad.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
-    with pytest.raises(CheckpointError, match=r"truncated\.pt: corrupt or not a checkpoint"):
+    with pytest.raises(CheckpointError, match=r"truncated\.pt: not a diffgrasp checkpoint \(a damaged or truncated"):
         load_checkpoint(bad)
 
 
 def test_garbage_file(tmp_path):
     bad = tmp_path / "garbage.pt"
     bad.write_bytes(b"this is not a checkpoint" * 10)
-    with pytest.raises(CheckpointError, match=r"garbage\.pt: corrupt or not a checkpoint"):
+    with pytest.raises(CheckpointError, match=r"garbage\.pt: not a diffgrasp checkpoint \(") as info:
         load_checkpoint(bad)
+    assert "weights_only" not in str(info.value) and "\n" not in str(info.value)
+
+
+def test_random_bytes_and_foreign_pickles_never_advise_unsafe_loading(tmp_path):
+    """torch's own message suggests weights_only=False (arbitrary code execution): ours must not relay it."""
+    import os
+    import pickle
+
+    for name, data in [("random.pt", os.urandom(4096)), ("empty.pt", b""),
+                       ("object.pt", pickle.dumps(Exception("x"))), ("int.pt", pickle.dumps(5))]:
+        (tmp_path / name).write_bytes(data)
+        with pytest.raises(CheckpointError, match=rf"{name}: not a diffgrasp checkpoint \(") as info:
+            load_checkpoint(tmp_path / name)
+        assert "weights_only" not in str(info.value) and "\n" not in str(info.value)
 
 
 def test_flipped_weight_bytes_are_detected(saved, tmp_path):
