@@ -14,7 +14,7 @@ Layout of a data folder::
 
 from __future__ import annotations
 
-import json
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,9 @@ import numpy as np
 import torch
 
 from diffgrasp.config import to_dict
+from diffgrasp.errors import DiffgraspError, MissingFileError
 from diffgrasp.grasps import load_grasps
+from diffgrasp.loading import brief, confined_path, one_line, read_json
 from diffgrasp.network.network_config import NetworkConfig
 
 INDEX_FORMAT = "diffgrasp.training-data/1"
@@ -36,17 +38,88 @@ def view_settings(network_config: NetworkConfig) -> dict[str, Any]:
     return {k: d[k] for k in VIEW_FIELDS}
 
 
+class DataIndexError(DiffgraspError):
+    """A training data folder's index.json (or a file it names) is unusable; one line naming the file and entry."""
+
+
+_ENTRY_TEXT = ("name", "split", "status")
+_ENTRY_PATHS = ("mesh", "views")
+
+
 def read_index(path: Path) -> dict[str, Any] | None:
-    """The parsed ``index.json`` at ``path``, None if absent; ValueError if it is not a valid index."""
-    if not path.is_file():
+    """The parsed and checked ``index.json`` at ``path``, None if absent; DataIndexError (one line naming the file
+    and the entry) if it is not a valid index. Paths in entries are checked to stay inside the index's folder."""
+    path = Path(path)
+    if not path.exists():
         return None
     try:
-        index = json.loads(path.read_text())
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{path}: not valid JSON ({err}); delete it to regenerate") from None
+        index = read_json(path, DataIndexError)
+    except DataIndexError as err:
+        raise DataIndexError(f"{err}; delete it to regenerate") from None
+    if not isinstance(index, dict):
+        raise DataIndexError(f"{path}: expected a JSON object, got {brief(index)}")
     if index.get("format") != INDEX_FORMAT:
-        raise ValueError(f"{path}: unknown format {index.get('format')!r} (expected {INDEX_FORMAT!r})")
+        raise DataIndexError(f"{path}: unknown format {brief(index.get('format'))} (expected {INDEX_FORMAT!r})")
+    views = index.get("network_views")
+    if not isinstance(views, dict) or any(k not in views for k in VIEW_FIELDS):
+        raise DataIndexError(f"{path}: network_views: expected a mapping of {', '.join(VIEW_FIELDS)}, "
+                             f"got {brief(views)}")
+    for key in ("num_views", "image_size"):
+        v = views[key]
+        if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= 4096:
+            raise DataIndexError(f"{path}: network_views.{key}: expected a positive integer, got {brief(v)}")
+    objects = index.get("objects")
+    if not isinstance(objects, list):
+        raise DataIndexError(f"{path}: objects: expected a list, got {brief(objects)}")
+    names = set()
+    for i, e in enumerate(objects):
+        where = f"{path}: objects[{i}]"
+        if not isinstance(e, dict):
+            raise DataIndexError(f"{where}: expected an object, got {brief(e)}")
+        for key in _ENTRY_TEXT:
+            if not isinstance(e.get(key), str) or not e[key]:
+                raise DataIndexError(f"{where}.{key}: expected a non-empty string, got {brief(e.get(key))}")
+        if e["name"] in names:
+            raise DataIndexError(f"{where}.name: {brief(e['name'])} appears twice")
+        names.add(e["name"])
+        if e["status"] != "done":
+            continue  # pending/failed entries are regenerated, never read
+        for key in _ENTRY_PATHS:
+            confined_path(path.parent, e.get(key), path, f"objects[{i}].{key}")
+        if e.get("grasps") is not None:
+            confined_path(path.parent, e["grasps"], path, f"objects[{i}].grasps")
+        centre = e.get("centre")
+        if (not isinstance(centre, list) or len(centre) != 3
+                or not all(isinstance(c, int | float) and not isinstance(c, bool) and _finite(c) for c in centre)):
+            raise DataIndexError(f"{where}.centre: expected 3 finite numbers, got {brief(centre)}")
     return index
+
+
+def _finite(x: int | float) -> bool:
+    try:
+        return math.isfinite(x)
+    except OverflowError:
+        return False
+
+
+def _load_views(path: Path, rel: str, index_path: Path, num_views: int, size: int) -> np.ndarray:
+    """(V, H, W) float32 views of one object; DataIndexError naming the index and file if unusable."""
+    if not path.is_file():
+        raise MissingFileError(f"{index_path}: {rel}: listed but missing (regenerate the folder)")
+    try:
+        views = np.load(path, mmap_mode="r", allow_pickle=False)
+        if views.shape != (num_views, size, size):
+            raise DataIndexError(f"{index_path}: {rel}: views have shape {views.shape}, the index says "
+                                 f"({num_views}, {size}, {size})")
+        views = np.array(views, dtype=np.float32)
+    except DataIndexError:
+        raise
+    except Exception as err:  # noqa: BLE001 — numpy raises many types for files that are not .npy arrays
+        raise DataIndexError(f"{index_path}: {rel}: not a .npy array ({type(err).__name__}: "
+                             f"{one_line(str(err), 100)})") from None
+    if not np.isfinite(views).all():
+        raise DataIndexError(f"{index_path}: {rel}: views contain NaN or inf")
+    return views
 
 
 class GraspDataset:
@@ -64,20 +137,22 @@ class GraspDataset:
         from diffgrasp.network.model import make_coupling
 
         root = Path(data_dir)
-        index = read_index(root / "index.json")
+        index_path = root / "index.json"
+        index = read_index(index_path)
         if index is None:
             raise FileNotFoundError(f"{root}: no index.json (run `diffgrasp-train generate` first)")
         if network_config is not None and index["network_views"] != view_settings(network_config):
-            raise ValueError(f"{root}: views were rendered with {index['network_views']}, the network expects "
-                             f"{view_settings(network_config)}")
-        entries = [e for e in index["objects"] if e["split"] == split and e["status"] == "done"]
-        self.names = [e["name"] for e in entries]
-        self.mesh_paths = [root / e["mesh"] for e in entries]
+            raise DataIndexError(f"{root}: views were rendered with {index['network_views']}, the network expects "
+                                 f"{view_settings(network_config)}")
+        entries = [(i, e) for i, e in enumerate(index["objects"]) if e["split"] == split and e["status"] == "done"]
+        self.names = [e["name"] for _, e in entries]
+        self.mesh_paths = [confined_path(root, e["mesh"], index_path, f"objects[{i}].mesh") for i, e in entries]
         nv, size = index["network_views"]["num_views"], index["network_views"]["image_size"]
-        self.views = (torch.from_numpy(np.stack([np.load(root / e["views"]) for e in entries])) if entries
-                      else torch.zeros(0, nv, size, size))
-        self.centres = torch.tensor([e["centre"] for e in entries], dtype=torch.float32).reshape(-1, 3)
-        grasp_sets = [load_grasps(root / e["grasps"]).grasps if e["grasps"] else [] for e in entries]
+        self.views = (torch.from_numpy(np.stack([
+            _load_views(confined_path(root, e["views"], index_path, f"objects[{i}].views"), e["views"], index_path,
+                        nv, size) for i, e in entries])) if entries else torch.zeros(0, nv, size, size))
+        self.centres = torch.tensor([e["centre"] for _, e in entries], dtype=torch.float32).reshape(-1, 3)
+        grasp_sets = [self._grasps(root, index_path, i, e) for i, e in entries]
         r = max([len(g) for g in grasp_sets] + [1])
         n = len(entries)
         coupling = make_coupling(1.0 if network_config is None else network_config.coupling_ratio)
@@ -98,6 +173,16 @@ class GraspDataset:
             n, r, len(coupling.reduced_names))
         self.ref_mask = mask
         self.has_references = bool(mask.any())
+
+    @staticmethod
+    def _grasps(root: Path, index_path: Path, i: int, entry: dict[str, Any]) -> list:
+        """Reference grasps of one index entry ([] without a grasp file); errors name the index entry."""
+        if not entry.get("grasps"):
+            return []
+        path = confined_path(root, entry["grasps"], index_path, f"objects[{i}].grasps")
+        if not path.is_file():
+            raise MissingFileError(f"{index_path}: objects[{i}].grasps: {entry['grasps']} listed but missing")
+        return load_grasps(path).grasps
 
     def __len__(self) -> int:
         return len(self.names)
@@ -122,4 +207,4 @@ def batch_indices(num_items: int, batch_size: int, step: int, seed: int) -> torc
     return perms[offset:offset + batch_size]
 
 
-__all__ = ["GraspDataset", "INDEX_FORMAT", "batch_indices", "read_index", "view_settings"]
+__all__ = ["DataIndexError", "GraspDataset", "INDEX_FORMAT", "batch_indices", "read_index", "view_settings"]

@@ -9,8 +9,8 @@ Resumable: the index is rewritten atomically after every object, and objects who
 from __future__ import annotations
 
 import dataclasses
-import json
 import multiprocessing
+import re
 import os
 import shutil
 from collections.abc import Callable
@@ -21,14 +21,17 @@ from typing import Any
 import numpy as np
 
 from diffgrasp.config import to_dict
+from diffgrasp.errors import MissingFileError
 from diffgrasp.grasps import Grasp, GraspSet, save_grasps
 from diffgrasp.io import atomic_write, atomic_write_json
+from diffgrasp.loading import brief, confined_path, read_json
 from diffgrasp.network.network_config import NetworkConfig
-from diffgrasp_training.dataset import INDEX_FORMAT, read_index, view_settings
+from diffgrasp_training.dataset import INDEX_FORMAT, DataIndexError, read_index, view_settings
 from diffgrasp_training.shapes import make_shape
 from diffgrasp_training.train_config import DatasetConfig
 
 GraspFn = Callable[[Path, int, int], list[Grasp]]  # (mesh path, k, seed) → grasps in the mesh's frame
+_OBJECT_NAME = re.compile(r"[^./\\\x00-\x1f][^/\\\x00-\x1f]{0,127}")  # names become folders under objects/
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,13 +68,21 @@ def object_sources(config: DatasetConfig, objects_dir: str | os.PathLike | None)
         splits_path = folder / "splits.json"
         if not splits_path.is_file():
             raise FileNotFoundError(f"{folder}: no splits.json (expected {{'train': [...], 'val': [...]}})")
-        splits = json.loads(splits_path.read_text())
+        splits = read_json(splits_path, DataIndexError)
+        if not isinstance(splits, dict):
+            raise DataIndexError(f"{splits_path}: expected {{'train': [names], 'val': [names]}}, got {brief(splits)}")
         for split in ("train", "val"):
-            for name in splits.get(split, []):
-                path = folder / f"{name}.obj"
+            names = splits.get(split, [])
+            if not isinstance(names, list):
+                raise DataIndexError(f"{splits_path}: {split}: expected a list of object names, got {brief(names)}")
+            for i, name in enumerate(names):
+                if not isinstance(name, str) or not _OBJECT_NAME.fullmatch(name):
+                    raise DataIndexError(f"{splits_path}: {split}[{i}]: expected an object name (a file stem without "
+                                         f"'/' or a leading '.'), got {brief(name)}")
+                path = confined_path(folder, f"{name}.obj", splits_path, f"{split}[{i}]")
                 if not path.is_file():
-                    raise FileNotFoundError(f"{path}: listed in {splits_path} but missing")
-                out.append({"name": name, "split": split, "source": str(path.resolve())})
+                    raise MissingFileError(f"{folder / (name + '.obj')}: listed in {splits_path} but missing")
+                out.append({"name": name, "split": split, "source": str(path)})
     return out
 
 
@@ -106,7 +117,7 @@ def generate_dataset(out_dir: str | os.PathLike, config: DatasetConfig = Dataset
     index = read_index(index_path) or {"format": INDEX_FORMAT, "network_views": views_cfg,
                                        "dataset": to_dict(config), "objects": []}
     if index["network_views"] != views_cfg:
-        raise ValueError(f"{index_path}: generated with view settings {index['network_views']}, "
+        raise DataIndexError(f"{index_path}: generated with view settings {index['network_views']}, "
                          f"not the requested {views_cfg}; use another folder")
     if grasp_fn is None and config.grasps_per_object > 0:
         grasp_fn = PlannerGrasps(config.planner_config, device, config.planner_time_budget_s)
