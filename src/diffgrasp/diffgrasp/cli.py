@@ -1,8 +1,10 @@
 """Command line entry point ``diffgrasp`` (design notes §5).
 
 Each subcommand lives in its own module exposing ``HELP``, ``add_arguments(parser)`` and ``run(args) -> int``;
-modules are imported only when their command runs (``--help`` imports them all). Bad input exits with status 2 and a
-one-line reason.
+modules are imported only when their command runs (``--help`` imports them all). Bad input (usage errors, bad files,
+unwritable outputs; checked before any work) exits with status 2 and one line ``diffgrasp CMD: error: …`` on stderr;
+any other exception is one ``internal error`` line, exit status 1, with the traceback behind ``--debug``
+(see :mod:`diffgrasp.cli_args`).
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import importlib
 import importlib.util
 import os
 import sys
+
+from diffgrasp.cli_args import OneLineArgumentParser, run_reported
 
 # MuJoCo picks its GL backend at import; headless machines need EGL (set before any module imports mujoco).
 os.environ.setdefault("MUJOCO_GL", "egl")
@@ -40,7 +44,8 @@ def _available() -> dict[str, str]:
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="diffgrasp", description="Differentiable grasp planning for the Shadow hand.")
+    parser = OneLineArgumentParser(prog="diffgrasp", description="Differentiable grasp planning for the Shadow hand.")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, module_name in _available().items():
         if only is not None and name != only:
@@ -49,23 +54,18 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         module = importlib.import_module(module_name)
         p = sub.add_parser(name, help=module.HELP, description=module.HELP)
         module.add_arguments(p)
+        p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show the traceback of errors")
         p.set_defaults(_module=module)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run ``diffgrasp`` with ``argv`` (default ``sys.argv[1:]``) → exit status (0 ok, 1 failure, 2 bad input)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     command = next((a for a in argv if not a.startswith("-")), None)
     parser = build_parser(only=command if command in COMMANDS else None)
-    args = parser.parse_args(argv)
-    try:
-        return int(args._module.run(args) or 0)
-    except (ValueError, FileNotFoundError, RuntimeError) as err:
-        print(f"diffgrasp {args.command}: error: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"diffgrasp {args.command}: interrupted", file=sys.stderr)
-        return 130
+    args = parser.parse_args(argv)  # usage errors: one line, SystemExit(2)
+    return run_reported(f"diffgrasp {args.command}", lambda: args._module.run(args), debug=args.debug)
 
 
 if __name__ == "__main__":

@@ -7,23 +7,22 @@ import os
 import sys
 from pathlib import Path
 
+from diffgrasp.cli_args import existing_file, int_range, non_negative_int
+
 HELP = "start the ROS 2 graph with simulated cameras and MuJoCo execution, serving the grasp_object action"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--object", type=Path, default=None,
+    parser.add_argument("--object", type=existing_file, default=None,
                         help="watertight object mesh, metres (default: the demo's bundled 057_racquetball)")
-    parser.add_argument("--seed", type=int, default=0, help="camera noise, planner and IK seed (default 0)")
-    parser.add_argument("--domain-id", type=int, default=None,
+    parser.add_argument("--seed", type=non_negative_int, default=0,
+                        help="camera noise, planner and IK seed (default 0)")
+    parser.add_argument("--domain-id", type=int_range(0, 101), default=None,
                         help="ROS_DOMAIN_ID for the graph, 0-101 (default: $ROS_DOMAIN_ID or 0)")
     parser.add_argument("--fast", action="store_true", help="the demo's coarse planner settings")
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.domain_id is not None and not 0 <= args.domain_id <= 101:
-        raise ValueError(f"--domain-id: expected 0-101, got {args.domain_id}")
-    if args.seed < 0:
-        raise ValueError(f"--seed: expected >= 0, got {args.seed}")
     from diffgrasp.pipeline import default_object_path
 
     obj = args.object or default_object_path()

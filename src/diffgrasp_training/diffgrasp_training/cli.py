@@ -7,7 +7,9 @@ Examples (``outputs/`` is git-ignored)::
     diffgrasp-train train outputs/train_data outputs/train_run --resume       # after a kill or --stop-at-step
     torchrun --standalone --nproc_per_node 2 -m diffgrasp_training train outputs/train_data outputs/ddp_run
 
-Bad input exits with status 2 and a one-line reason.
+Bad input (usage errors, bad files, unwritable output folders; checked before any work) exits with status 2 and one
+line ``diffgrasp-train CMD: error: …``; other exceptions are one ``internal error`` line (status 1) whose traceback
+``--debug`` shows (see :mod:`diffgrasp.cli_args`).
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ import argparse
 import dataclasses
 import sys
 
-from diffgrasp.config import load_config
+from diffgrasp.cli_args import (OneLineArgumentParser, check_output_dir, existing_dir, existing_file, load_config_arg,
+                                non_negative_int, positive_float, positive_int, run_reported, torch_device)
 from diffgrasp.network.network_config import NetworkConfig
 from diffgrasp_training.train_config import MODES, TrainConfig
 
@@ -26,53 +29,62 @@ def _configs(args: argparse.Namespace) -> tuple[TrainConfig, NetworkConfig]:
     overrides = {k: getattr(args, k, None) for k in ("mode", "steps", "batch_size", "lr", "checkpoint_every",
                                                      "val_every", "threads")}
     overrides["seed"] = None if generate else args.seed
-    cfg = load_config(TrainConfig, args.config, overrides)
+    cfg = load_config_arg(TrainConfig, args.config, overrides)
     ds = {k: v for k, v in (("procedural_shapes", getattr(args, "procedural", None)),
                             ("grasps_per_object", getattr(args, "grasps_per_object", None)),
-                            ("planner_config", getattr(args, "planner_config", None)),
+                            ("planner_config", getattr(args, "planner_config", None) and str(args.planner_config)),
                             ("seed", args.seed if generate else None)) if v is not None}
     if ds:
         cfg = dataclasses.replace(cfg, dataset=dataclasses.replace(cfg.dataset, **ds))
-    return cfg, load_config(NetworkConfig, args.network_config)
+    return cfg, load_config_arg(NetworkConfig, args.network_config, flag="--network-config")
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", help="training YAML (TrainConfig; default: built-in defaults = config/training.yaml)")
-    p.add_argument("--network-config", help="network YAML (NetworkConfig; default: config/network.yaml defaults)")
-    p.add_argument("--seed", type=int, help="override the seed (train: TrainConfig.seed; generate: dataset.seed)")
+    p.add_argument("--config", type=existing_file,
+                   help="training YAML (TrainConfig; default: built-in defaults = config/training.yaml)")
+    p.add_argument("--network-config", type=existing_file,
+                   help="network YAML (NetworkConfig; default: config/network.yaml defaults)")
+    p.add_argument("--seed", type=non_negative_int,
+                   help="override the seed (train: TrainConfig.seed; generate: dataset.seed)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show the traceback of errors")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="diffgrasp-train", description="Train the diffgrasp grasp network.")
+    parser = OneLineArgumentParser(prog="diffgrasp-train", description="Train the diffgrasp grasp network.")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     g = sub.add_parser("generate", help="build (or finish) a training data folder: views + reference grasps")
     g.add_argument("out", help="data folder (resumable: finished objects are skipped)")
-    g.add_argument("--objects", help="folder with <name>.obj + splits.json (e.g. the YCB objects); train and val")
-    g.add_argument("--procedural", type=int, help="number of procedural shapes (DatasetConfig.procedural_shapes)")
-    g.add_argument("--grasps-per-object", type=int, help="planner grasps per object; 0 = views only (unsupervised)")
-    g.add_argument("--planner-config", help="planner YAML for the reference grasps")
-    g.add_argument("--workers", type=int, default=1, help="planner processes (one torch thread each)")
-    g.add_argument("--device", default="cpu", help="planner device: cpu | cuda")
+    g.add_argument("--objects", type=existing_dir,
+                   help="folder with <name>.obj + splits.json (e.g. the YCB objects); train and val")
+    g.add_argument("--procedural", type=non_negative_int,
+                   help="number of procedural shapes (DatasetConfig.procedural_shapes)")
+    g.add_argument("--grasps-per-object", type=non_negative_int,
+                   help="planner grasps per object; 0 = views only (unsupervised)")
+    g.add_argument("--planner-config", type=existing_file, help="planner YAML for the reference grasps")
+    g.add_argument("--workers", type=positive_int, default=1, help="planner processes (one torch thread each)")
+    g.add_argument("--device", type=torch_device, default="cpu", help="planner device: cpu | cuda[:N]")
     _common(g)
     t = sub.add_parser("train", help="train the network on a data folder")
     t.add_argument("data", help="data folder made by `generate`")
     t.add_argument("out", help="run folder (checkpoints, model.pt, metrics.json, curves.png, tb/)")
     t.add_argument("--mode", choices=MODES, help="override TrainConfig.mode")
-    t.add_argument("--steps", type=int, help="override TrainConfig.steps")
-    t.add_argument("--batch-size", type=int, help="override TrainConfig.batch_size")
-    t.add_argument("--lr", type=float, help="override TrainConfig.lr")
-    t.add_argument("--checkpoint-every", type=int, help="override TrainConfig.checkpoint_every")
-    t.add_argument("--val-every", type=int, help="override TrainConfig.val_every")
-    t.add_argument("--threads", type=int, help="override TrainConfig.threads")
-    t.add_argument("--device", default="cpu", help="cpu | cuda (under torchrun: one GPU per rank)")
+    t.add_argument("--steps", type=positive_int, help="override TrainConfig.steps")
+    t.add_argument("--batch-size", type=positive_int, help="override TrainConfig.batch_size")
+    t.add_argument("--lr", type=positive_float, help="override TrainConfig.lr")
+    t.add_argument("--checkpoint-every", type=positive_int, help="override TrainConfig.checkpoint_every")
+    t.add_argument("--val-every", type=non_negative_int, help="override TrainConfig.val_every (0 = only at the end)")
+    t.add_argument("--threads", type=non_negative_int, help="override TrainConfig.threads (0 = torch default)")
+    t.add_argument("--device", type=torch_device, default="cpu", help="cpu | cuda (under torchrun: one GPU per rank)")
     t.add_argument("--resume", action="store_true", help="continue the run in OUT from checkpoints/last.pt")
-    t.add_argument("--stop-at-step", type=int, help="checkpoint and stop at this step (resume later)")
+    t.add_argument("--stop-at-step", type=positive_int, help="checkpoint and stop at this step (resume later)")
     _common(t)
     return parser
 
 
 def run(args: argparse.Namespace) -> int:
+    check_output_dir(args.out, "OUT")  # before any planning or training
     cfg, net_cfg = _configs(args)
     if args.command == "generate":
         from diffgrasp_training.generate import generate_dataset
@@ -93,16 +105,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
-    try:
-        return run(args)
-    except (ValueError, FileNotFoundError, RuntimeError) as err:
-        print(f"diffgrasp-train {args.command}: error: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"diffgrasp-train {args.command}: interrupted (resume with --resume)", file=sys.stderr)
-        return 130
+    """Run ``diffgrasp-train`` with ``argv`` (default ``sys.argv[1:]``) → exit status (0 ok, 1 failure, 2 bad input)."""
+    args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)  # usage errors: one line, SystemExit(2)
+    return run_reported(f"diffgrasp-train {args.command}", lambda: run(args), debug=args.debug,
+                        interrupted="interrupted (resume with --resume)")
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from diffgrasp.cli_args import check_output_dir, check_output_file, existing_file, non_negative_int, positive_int
 from diffgrasp.perception.capture import Capture, write_capture
 
 HELP = "capture calibrated multi-view depth (RealSense devices, a .db3 replay, or a simulated rig) to a directory"
@@ -15,16 +16,20 @@ DEFAULT_SIM_CAMERAS = Path("config/cameras_sim.yaml")
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", required=True, help="capture directory to write")
-    p.add_argument("--cameras", help="rig YAML (config/cameras.yaml; for --simulate default config/cameras_sim.yaml)")
+    p.add_argument("--cameras", type=existing_file,
+                   help="rig YAML (config/cameras.yaml; for --simulate default config/cameras_sim.yaml)")
     p.add_argument("--camera", action="append", help="use only this camera (repeatable)")
-    p.add_argument("--frames", type=int, default=1, help="framesets to grab; N > 1 also writes each under frames/ "
-                   "and the top-level capture holds their per-pixel median")
+    p.add_argument("--frames", type=positive_int, default=1,
+                   help="framesets to grab; N > 1 also writes each under frames/ and the top-level capture holds "
+                   "their per-pixel median")
     src = p.add_mutually_exclusive_group()
     src.add_argument("--record", help="also record live streams to FILE.db3 (one file per camera)")
-    src.add_argument("--replay", nargs="+", metavar="FILE", help="read .db3/.bag recording(s), one per camera")
-    src.add_argument("--simulate", metavar="OBJECT", help="render a simulated rig looking at this mesh (metres)")
+    src.add_argument("--replay", nargs="+", metavar="FILE", type=existing_file,
+                     help="read .db3/.bag recording(s), one per camera")
+    src.add_argument("--simulate", metavar="OBJECT", type=existing_file,
+                     help="render a simulated rig looking at this mesh (metres)")
     p.add_argument("--noise", choices=("realsense", "none"), default="realsense", help="simulated depth noise")
-    p.add_argument("--seed", type=int, default=0, help="noise seed (simulation)")
+    p.add_argument("--seed", type=non_negative_int, default=0, help="noise seed (simulation)")
     p.add_argument("--depth-format", choices=("png", "npy"), default="png",
                    help="png: 16-bit millimetres (like the camera); npy: float32 metres")
 
@@ -51,10 +56,11 @@ def run(args: argparse.Namespace) -> int:
 
     from diffgrasp.perception.rig import load_rig
 
-    out = Path(args.output)
-    if args.frames < 1:
-        raise ValueError("--frames must be ≥ 1")
-    if args.simulate:
+    # Outputs and inputs are checked before any camera is opened or rendered.
+    out = check_output_dir(args.output, "-o")
+    if args.record:
+        check_output_file(args.record, "--record", (".db3",))
+    if args.simulate:  # simulate_capture validates the mesh as `plan` does before it renders anything
         from diffgrasp.perception.simulate import ring_rig, simulate_capture
 
         cams = args.cameras or (DEFAULT_SIM_CAMERAS if DEFAULT_SIM_CAMERAS.is_file() else None)
@@ -72,7 +78,8 @@ def run(args: argparse.Namespace) -> int:
     if len(captures) > 1:
         for k, c in enumerate(captures):
             write_capture(out / "frames" / f"{k:04d}", c, depth_format=args.depth_format)
-    meta = {"cameras_config": str(args.cameras or ""), "replay": args.replay or [], "record": args.record or ""}
+    meta = {"cameras_config": str(args.cameras or ""), "replay": [str(p) for p in args.replay or []],
+            "record": args.record or ""}
     path = write_capture(out, median_capture(captures), meta, depth_format=args.depth_format)
     valid = [float(np.isfinite(d).mean()) for d in captures[0].depth]
     print(f"wrote {path} ({len(captures[0].names)} cameras, {len(captures)} frameset(s), valid pixels "

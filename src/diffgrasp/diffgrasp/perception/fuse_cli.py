@@ -6,31 +6,35 @@ import argparse
 import dataclasses
 from pathlib import Path
 
+from diffgrasp.cli_args import check_output_file, existing_file, load_config_arg, positive_float
+
+MESH_SUFFIXES = (".obj", ".ply", ".stl")
 HELP = "fuse a capture directory into a watertight object mesh (world frame), its point cloud and object frame"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("capture", help="capture directory (capture.json)")
     p.add_argument("-o", "--output", required=True, help="mesh file to write (.obj/.ply/.stl), world frame")
-    p.add_argument("--voxel", type=float, default=None, help="TSDF voxel size in m (default from the config: 0.002)")
-    p.add_argument("--config", help="fusion YAML (config/fusion.yaml)")
+    p.add_argument("--voxel", type=positive_float, default=None,
+                   help="TSDF voxel size in m (default from the config: 0.002)")
+    p.add_argument("--config", type=existing_file, help="fusion YAML (config/fusion.yaml)")
 
 
 def run(args: argparse.Namespace) -> int:
     import numpy as np
     import trimesh
 
-    from diffgrasp.config import load_config
     from diffgrasp.io import atomic_write, atomic_write_json
     from diffgrasp.perception.capture import pose_to_json, read_capture
     from diffgrasp.perception.fusion import FusionConfig, fuse
 
-    out = Path(args.output)
-    if out.suffix.lower() not in (".obj", ".ply", ".stl"):
-        raise ValueError(f"output mesh must be .obj, .ply or .stl, got {out.name}")
-    cfg = load_config(FusionConfig, args.config, {"voxel_size": args.voxel})
+    # The outputs (mesh, its _points.ply and _fusion.json beside it) are checked before fusing.
+    out = check_output_file(args.output, "-o", MESH_SUFFIXES)
+    for extra in (out.with_name(out.stem + "_points.ply"), out.with_name(out.stem + "_fusion.json")):
+        check_output_file(extra, f"-o {out} writes", ())
+    cfg = load_config_arg(FusionConfig, args.config, {"voxel_size": args.voxel})
     if cfg.voxel_size <= 0:
-        raise ValueError("--voxel must be positive")
+        raise ValueError(f"--config {args.config}: voxel_size must be > 0, got {cfg.voxel_size}")
     capture = read_capture(args.capture)
     result = fuse(capture, cfg)
     atomic_write(out, lambda p: result.mesh.export(p))

@@ -8,47 +8,60 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from diffgrasp.cli_args import (check_output_file, existing_file, load_config_arg, non_negative_int, positive_float,
+                                positive_int, torch_device)
+
 HELP = "plan K ranked, diverse grasps for a watertight mesh (metres, object frame)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("object", type=Path, help="watertight mesh (OBJ/STL/PLY), metres")
-    parser.add_argument("-k", type=int, default=16, help="number of grasps (default 16)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("object", type=existing_file, help="watertight mesh (OBJ/STL/PLY), metres")
+    parser.add_argument("-k", type=positive_int, default=16, help="number of grasps (default 16)")
+    parser.add_argument("--seed", type=non_negative_int, default=0)
     parser.add_argument("-o", "--output", type=Path, default=None, help="grasp file (default: OBJECT_grasps.json)")
-    parser.add_argument("--config", type=Path, default=None, help="planner YAML (default: built-in = config/planner.yaml)")
-    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--config", type=existing_file, default=None,
+                        help="planner YAML (default: built-in = config/planner.yaml)")
+    parser.add_argument("--device", type=torch_device, default="cpu", help="cpu, cuda or cuda:N")
     parser.add_argument("--method", choices=("diffgrasp", "dexgraspnet", "network"), default=None)
     parser.add_argument("--init", choices=("random", "network"), default=None)
-    parser.add_argument("--network-checkpoint", type=Path, default=None,
+    parser.add_argument("--network-checkpoint", type=existing_file, default=None,
                         help="network checkpoint for --method/--init network (default: the packaged one)")
     parser.add_argument("--render", type=Path, default=None, help="also render the grasps to this PNG")
-    parser.add_argument("--time-budget", type=float, default=None, help="seconds; returns the best grasps so far")
-    parser.add_argument("--scale", type=float, default=1.0, help="multiply the mesh coordinates (e.g. 0.001 for mm)")
+    parser.add_argument("--time-budget", type=positive_float, default=None,
+                        help="seconds; returns the best grasps so far")
+    parser.add_argument("--scale", type=positive_float, default=1.0,
+                        help="multiply the mesh coordinates (e.g. 0.001 for mm)")
+    parser.add_argument("--repair", action="store_true",
+                        help="fill holes and fix winding/inversion of the mesh first (fused scans)")
 
 
 def run(args: argparse.Namespace) -> int:
-    from diffgrasp.config import load_config
     from diffgrasp.geometry import ObjectModel
     from diffgrasp.grasps import GraspSet, save_grasps
     from diffgrasp.planning.planner import plan_grasps
     from diffgrasp.planning.planner_config import PlannerConfig
 
-    config = load_config(PlannerConfig, args.config, {"method": args.method, "init": args.init,
-                                                      "time_budget_s": args.time_budget,
-                                                      "network_checkpoint": args.network_checkpoint and
-                                                      str(args.network_checkpoint)})
-    obj = ObjectModel.from_file(args.object, scale=args.scale)
-    bar = tqdm(total=config.optim.iterations, desc=f"plan {obj.name}", unit="it", file=sys.stderr)
+    # Everything a user can get wrong is checked before planning starts (a bad -o must not lose the result).
+    output = check_output_file(args.output or args.object.with_name(args.object.stem + "_grasps.json"), "-o",
+                               (".json",))
+    if args.render is not None:
+        check_output_file(args.render, "--render", (".png",))
+    if args.network_checkpoint is not None:
+        from diffgrasp.network.checkpoint import read_checkpoint
+        read_checkpoint(args.network_checkpoint)  # CheckpointError naming the file
+    config = load_config_arg(PlannerConfig, args.config, {"method": args.method, "init": args.init,
+                                                          "time_budget_s": args.time_budget,
+                                                          "network_checkpoint": args.network_checkpoint and
+                                                          str(args.network_checkpoint)})
+    obj = ObjectModel.from_file(args.object, scale=args.scale, repair=args.repair)
+    with tqdm(total=config.optim.iterations, desc=f"plan {obj.name}", unit="it", file=sys.stderr) as bar:
+        def progress(info) -> None:
+            bar.n = info.iteration
+            bar.set_postfix(loss=f"{info.best_loss:.4f}", refresh=False)
+            bar.refresh()
 
-    def progress(info) -> None:
-        bar.n = info.iteration
-        bar.set_postfix(loss=f"{info.best_loss:.4f}", refresh=False)
-        bar.refresh()
-
-    result = plan_grasps(obj, k=args.k, seed=args.seed, config=config, device=args.device, progress=progress)
-    bar.close()
-    output = args.output or args.object.with_name(args.object.stem + "_grasps.json")
+        # the bar is closed even on error, so that the error message starts on a fresh line
+        result = plan_grasps(obj, k=args.k, seed=args.seed, config=config, device=args.device, progress=progress)
     scale = {"scale": args.scale} if args.scale != 1.0 else {}
     save_grasps(output, GraspSet(obj.name, str(args.object), result.grasps, **scale))
     print(f"{'#':>3} {'q1_exact':>9} {'pen_mm':>7} {'contacts':>8} {'fingers':>7}")

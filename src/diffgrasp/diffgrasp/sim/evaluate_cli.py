@@ -12,9 +12,12 @@ import argparse
 import json
 import math
 import os
-import sys
+import warnings
 from pathlib import Path
 from typing import Any
+
+from diffgrasp.cli_args import (check_mesh, check_output_dir, check_output_file, existing_file, load_config_arg,
+                                positive_float, positive_int)
 
 os.environ.setdefault("MUJOCO_GL", "egl")  # headless rendering for --render; must precede the first mujoco import
 
@@ -22,13 +25,15 @@ HELP = "physics-test grasps in MuJoCo (DexGraspBench protocol) and print a table
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("object", help="object mesh (.obj/.stl/.ply, metres, the grasps' object frame)")
-    parser.add_argument("grasps", help="grasp file (diffgrasp.grasps/1 JSON)")
+    parser.add_argument("object", type=existing_file,
+                        help="object mesh (.obj/.stl/.ply, metres, the grasps' object frame)")
+    parser.add_argument("grasps", type=existing_file, help="grasp file (diffgrasp.grasps/1 JSON)")
     parser.add_argument("-o", "--output", help="write the JSON report here (atomically)")
-    parser.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    parser.add_argument("--workers", type=positive_int, default=1, help="worker processes (default 1)")
     parser.add_argument("--render", metavar="DIR", help="write one PNG per grasp (three views) into DIR")
-    parser.add_argument("--friction", type=float, help="sliding friction of every geom (default 0.6)")
-    parser.add_argument("--config", help="EvaluateConfig YAML (default: built-in = config/evaluate.yaml)")
+    parser.add_argument("--friction", type=positive_float, help="sliding friction of every geom (default 0.6)")
+    parser.add_argument("--config", type=existing_file,
+                        help="EvaluateConfig YAML (default: built-in = config/evaluate.yaml)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -85,22 +90,24 @@ def format_table(report) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from diffgrasp.config import load_config
+    from diffgrasp.errors import DiffgraspWarning
     from diffgrasp.io import atomic_write_json
     from diffgrasp.sim.evaluate import evaluate_grasps, prepare_object
     from diffgrasp.sim.evaluate_config import EvaluateConfig
 
+    # Outputs, configuration, grasps and mesh are checked before the (long) physics test starts.
+    if args.output:
+        check_output_file(args.output, "-o", (".json",))
+    if args.render:
+        check_output_dir(args.render, "--render")
     overrides: dict[str, Any] = {"friction": args.friction}
-    config = load_config(EvaluateConfig, args.config, overrides)
-    if args.workers < 1:
-        raise ValueError(f"--workers: must be ≥ 1, got {args.workers}")
-    if not Path(args.object).is_file():
-        raise FileNotFoundError(f"object mesh not found: {args.object}")
+    config = load_config_arg(EvaluateConfig, args.config, overrides)
     grasp_set, invalid = read_grasps_lenient(args.grasps)
+    check_mesh(args.object, grasp_set.scale, closed=False)
     stem = Path(args.object).stem
     if grasp_set.object_name and grasp_set.object_name != stem:
-        print(f"diffgrasp evaluate: warning: grasp file is for object {grasp_set.object_name!r}, "
-              f"evaluating on {stem!r}", file=sys.stderr)
+        warnings.warn(f"grasp file is for object {grasp_set.object_name!r}, evaluating on {stem!r}",
+                      DiffgraspWarning, stacklevel=1)
     report = evaluate_grasps(args.object, grasp_set, config, workers=args.workers, progress=not args.quiet,
                              invalid=invalid)
     report.object_name = stem

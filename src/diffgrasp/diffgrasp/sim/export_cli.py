@@ -15,12 +15,14 @@ from pathlib import Path
 
 import numpy as np
 
+from diffgrasp.cli_args import check_output_file, existing_file
+
 HELP = "export grasps to another tool's layout (DexGraspBench qpos)"
 FORMATS = ("dexgraspbench",)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("grasps", help="grasp file (diffgrasp.grasps/1 JSON)")
+    parser.add_argument("grasps", type=existing_file, help="grasp file (diffgrasp.grasps/1 JSON)")
     parser.add_argument("--format", default="dexgraspbench", choices=FORMATS, help="target layout")
     parser.add_argument("-o", "--output", required=True, help="out.npy (grasp qpos, (G, 29)) or out.json (all phases)")
 
@@ -43,23 +45,24 @@ def dexgraspbench_arrays(grasp_set) -> dict[str, np.ndarray]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from diffgrasp.errors import DiffgraspError
     from diffgrasp.grasps import load_grasps
     from diffgrasp.io import atomic_write, atomic_write_json
 
+    out = check_output_file(args.output, "-o", (".npy", ".json"))
     grasp_set = load_grasps(args.grasps)
+    if not grasp_set.grasps:
+        raise DiffgraspError(f"{args.grasps}: no grasps to export ({out} not written)")
     arrays = dexgraspbench_arrays(grasp_set)
-    out = Path(args.output)
-    if out.suffix == ".npy":
+    if out.suffix.lower() == ".npy":
         def write(p: Path) -> None:
             with open(p, "wb") as fh:
                 np.save(fh, arrays["grasp_qpos"])
         atomic_write(out, write)
-    elif out.suffix == ".json":
+    else:  # .json
         atomic_write_json(out, {
             "layout": "dexgraspbench qpos: root xyz (rh_palm − 0.034 m along palm z), root quat wxyz, 22 joints",
             "object": {"name": grasp_set.object_name, "mesh": grasp_set.mesh, "scale": grasp_set.scale},
             "grasps": [{k: arrays[k][i].tolist() for k in arrays} for i in range(len(grasp_set.grasps))]})
-    else:
-        raise ValueError(f"-o {out}: expected a .npy or .json file name")
     print(f"exported {len(grasp_set.grasps)} grasps ({args.format}) to {out}")
     return 0

@@ -68,10 +68,11 @@ def test_upper_hemisphere_init_tops_up_when_too_few_qualify():
 
 
 def test_demo_missing_object_exits_2(tmp_path, capsys):
-    rc = cli.main(["demo", "--object", str(tmp_path / "nope.obj"), "--output-dir", str(tmp_path / "out"), "--quiet"])
-    assert rc == 2
+    with pytest.raises(SystemExit) as exit_:  # checked by the argument parser, before the pipeline starts
+        cli.main(["demo", "--object", str(tmp_path / "nope.obj"), "--output-dir", str(tmp_path / "out"), "--quiet"])
+    assert exit_.value.code == 2
     err = capsys.readouterr().err
-    assert "object mesh not found" in err and "nope.obj" in err
+    assert "--object: no such file" in err and "nope.obj" in err and len(err.splitlines()) == 1
     assert not (tmp_path / "out" / "report.json").exists()
 
 

@@ -85,8 +85,9 @@ def test_cli_broken_file_is_one_line_error(tmp_path, cylinder_path, capsys):
     assert main(["evaluate", cylinder_path, str(bad)]) == 2
     err = capsys.readouterr().err.strip()
     assert "unknown format" in err and len(err.splitlines()) == 1
-    assert main(["evaluate", str(tmp_path / "missing.obj"), str(bad)]) == 2
-    assert "object mesh not found" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:  # checked by the argument parser, before anything is loaded
+        main(["evaluate", str(tmp_path / "missing.obj"), str(bad)])
+    assert exit_.value.code == 2 and "no such file: " + str(tmp_path / "missing.obj") in capsys.readouterr().err
 
 
 def test_export_dexgraspbench(tmp_path, power_grasp, capsys):
