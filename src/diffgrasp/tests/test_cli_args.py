@@ -212,3 +212,31 @@ def test_load_config_arg_names_flag_and_file(tmp_path):
 
 def test_one_line():
     assert one_line("a\n\n b \n") == "a […]" and one_line("  ") == "" and one_line(ValueError("x")) == "x"
+
+
+# ------------------------------------------------------------------------------------------------ through cli.main
+def test_main_debug_flag_and_internal_errors(tmp_path, capsys, monkeypatch):
+    from diffgrasp import cli
+    from diffgrasp.sim import export_cli
+
+    grasps = tmp_path / "g.json"
+    grasps.write_text("{}")
+    for argv in (["--debug", "export", str(grasps), "-o", str(tmp_path)],
+                 ["export", str(grasps), "-o", str(tmp_path), "--debug"]):
+        assert cli.main(argv) == 2
+        err = capsys.readouterr().err
+        assert "Traceback" in err and err.splitlines()[-1].startswith("diffgrasp export: error: -o ")
+
+    def broken(args):
+        raise TypeError("unsupported operand")
+    monkeypatch.setattr(export_cli, "run", broken)
+    assert cli.main(["export", str(grasps), "-o", str(tmp_path / "q.npy")]) == 1
+    assert capsys.readouterr().err == ("diffgrasp export: internal error: TypeError: unsupported operand "
+                                       "(rerun with --debug for the traceback)\n")
+
+    def warns(args):
+        warnings.warn("g.json: 2 grasps duplicated", DiffgraspWarning, stacklevel=1)
+        return 0
+    monkeypatch.setattr(export_cli, "run", warns)
+    assert cli.main(["export", str(grasps), "-o", str(tmp_path / "q.npy")]) == 0
+    assert capsys.readouterr().err == "diffgrasp export: warning: g.json: 2 grasps duplicated\n"
