@@ -37,5 +37,6 @@ class MissingFileError(DiffgraspError, FileNotFoundError):
 class DiffgraspWarning(UserWarning):
     """Input that is used but changed or doubtful (a mesh simplified, disconnected parts); one line naming the file.
 
-    Emit with ``warnings.warn(msg, DiffgraspWarning, stacklevel=2)``; the CLIs print it as ``diffgrasp CMD: warning: msg``.
+    Emit with ``warnings.warn(msg, DiffgraspWarning, stacklevel=2)``; the CLIs print it as
+    ``diffgrasp CMD: warning: msg``.
     """

@@ -41,7 +41,8 @@ class Grasp:
     """One grasp of the Shadow right hand, in the object mesh frame.
 
     palm_position: (3,) m; palm_quaternion_xyzw: (4,) unit; joints: name → rad for the 22 finger joints
-    (wrist joints optional); pregrasp/squeeze joints optional (squeeze values are motor targets and may pass the limits).
+    (wrist joints optional); pregrasp/squeeze joints optional (squeeze values are motor targets and may pass the
+    limits).
     """
 
     palm_position: np.ndarray

@@ -116,8 +116,9 @@ def _load_failure(err: Exception) -> str:
         detail = one_line(detail.split("Check the documentation", 1)[0].split(" was not an allowed", 1)[0], 100)
         if detail.startswith("Unsupported global"):  # a pickle of foreign objects: name the first one
             return f"it holds pickled objects other than tensors and plain values: {detail.split(': ', 1)[-1]}"
+        relay = detail and "weights_only" not in detail and "safe_globals" not in detail
         return "neither a torch archive nor readable pickle data" + (
-            f": {detail[0].lower()}{detail[1:]}" if detail and "weights_only" not in detail and "safe_globals" not in detail else "")
+            f": {detail[0].lower()}{detail[1:]}" if relay else "")
     if ("PytorchStreamReader" in text or "zip archive" in text or isinstance(err, zipfile.BadZipFile | OSError)):
         return "a damaged or truncated torch archive"
     if "magic number" in text:
@@ -197,17 +198,23 @@ def load_checkpoint(path: str | os.PathLike | None = None, expected_config: Netw
         a, b = to_dict(expected_config), to_dict(config)
         diff = ", ".join(f"{k}: expected {a[k]!r}, file has {b[k]!r}" for k in a if a[k] != b[k])
         raise CheckpointError(f"{path}: network config mismatch ({diff})")
-    model = GraspNet(config)
-    want = _shapes(model.state_dict())
+    try:
+        with torch.device("meta"):  # shapes first, without memory: an edited config may ask for a huge network
+            skeleton = GraspNet(config).state_dict()
+    except (RuntimeError, ValueError, TypeError, OverflowError) as err:
+        raise CheckpointError(f"{path}: its network config builds no network ({type(err).__name__}: "
+                              f"{one_line(str(err), 120)})") from None
+    want = _shapes(skeleton)
     if want != payload["shapes"]:
         bad = sorted(set(want) ^ set(payload["shapes"])) or [k for k in want if want[k] != payload["shapes"][k]]
         raise CheckpointError(f"{path}: weights do not fit the network built from its config "
                               f"(first mismatching entries: {', '.join(one_line(b, 60) for b in bad[:3])})")
-    dtypes = {k: v.dtype for k, v in model.state_dict().items()}
+    dtypes = {k: v.dtype for k, v in skeleton.items()}
     odd = [k for k, v in payload["state_dict"].items() if v.dtype != dtypes[k]]
     if odd:
         raise CheckpointError(f"{path}: weights {odd[0]} are {payload['state_dict'][odd[0]].dtype}, the network "
                               f"expects {dtypes[odd[0]]}")
+    model = GraspNet(config)
     model.load_state_dict(payload["state_dict"])
     model.to(device).eval()
     return LoadedCheckpoint(model=model, config=config, metadata=dict(payload.get("metadata") or {}),

@@ -161,16 +161,16 @@ def write_capture(directory: str | os.PathLike, capture: Capture, metadata: dict
     """
     if depth_format not in DEPTH_FORMATS:
         raise ValueError(f"depth_format must be one of {', '.join(DEPTH_FORMATS)}, got {depth_format!r}")
+    bad = [n for n in capture.names if not _SAFE_NAME.fullmatch(n)]
+    if bad:  # the names become file names under depth/ and color/
+        raise DiffgraspError(f"camera name(s) {', '.join(map(brief, bad))} cannot name files; use letters, digits, "
+                             "'_', '.', '-'")
     directory = Path(directory)
     (directory / "depth").mkdir(parents=True, exist_ok=True)
     meta = {**capture.metadata, **(metadata or {})}
     reserved = {"format", "cameras"} & set(meta)
     if reserved:
         raise ValueError(f"capture metadata may not override {', '.join(sorted(reserved))}")
-    bad = [n for n in capture.names if not _SAFE_NAME.fullmatch(n)]
-    if bad:  # the names become file names under depth/ and color/
-        raise DiffgraspError(f"camera name(s) {', '.join(map(brief, bad))} cannot name files; use letters, digits, "
-                             "'_', '.', '-'")
     cams = []
     for i, name in enumerate(capture.names):
         K = capture.intrinsics[i]

@@ -157,8 +157,9 @@ def check_simulated_rig(rig: RigConfig) -> None:
     if missing:
         names = ", ".join(c.name for c in missing)
         c = missing[0]
-        raise ConfigError(f"intrinsics missing for camera{'s' if len(missing) > 1 else ''} {names}: a simulated camera needs them in the cameras YAML "
-                          f"as intrinsics: {{fx: ..., fy: ..., cx: ..., cy: ...}} in pixels for its "
+        plural = "s" if len(missing) > 1 else ""
+        raise ConfigError(f"intrinsics missing for camera{plural} {names}: a simulated camera needs them in the "
+                          f"cameras YAML as intrinsics: {{fx: ..., fy: ..., cx: ..., cy: ...}} in pixels for its "
                           f"{c.width}x{c.height} image ('{c.intrinsics}' can only be read from a connected camera; "
                           f"see config/cameras_sim.yaml)")
     shapes = sorted({(c.width, c.height) for c in rig.cameras})
