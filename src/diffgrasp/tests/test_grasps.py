@@ -86,3 +86,35 @@ def test_dexgraspbench_qpos_layout():
     assert np.allclose(qpos[3:7], [xyzw[3], xyzw[0], xyzw[1], xyzw[2]])
     assert np.allclose(qpos[7:], [g.joints[n] for n in FINGER_JOINT_NAMES])
     assert FORMAT == "diffgrasp.grasps/1"
+
+
+@pytest.mark.parametrize("mutate, message", [
+    (lambda d: d["grasps"][0].update(palm_position=[10**400, 0, 0]), "grasps[0].palm_position: contains NaN or inf"),
+    (lambda d: d["grasps"][0].update(palm_position=[[1], [2], [3]]), "grasps[0].palm_position: expected 3 numbers"),
+    (lambda d: d["grasps"][0].update(palm_position={"x": 1}), "grasps[0].palm_position: expected 3 numbers"),
+    (lambda d: d["grasps"][0]["joints"].update(rh_FFJ3=10**400), "grasps[0].joints.rh_FFJ3: expected a finite"),
+    (lambda d: d["grasps"][0]["joints"].update(rh_FFJ3=True), "grasps[0].joints.rh_FFJ3: expected a finite"),
+    (lambda d: d["grasps"][1]["metrics"].update(method="planner"), "grasps[1].metrics.method: expected a number"),
+    (lambda d: d["object"].update(scale=10**400), "object.scale: expected a positive number"),
+    (lambda d: d["object"].update(mesh=["a"]), "object.mesh: expected a string"),
+    (lambda d: d.update(grasps={"a": 1}), "grasps: expected a list"),
+])
+def test_odd_values_are_grasp_format_errors(tmp_path, mutate, message):
+    doc = copy.deepcopy(_doc())
+    mutate(doc)
+    path = tmp_path / "g.json"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(GraspFormatError) as info:
+        load_grasps(path)
+    assert str(info.value).startswith(f"{path}: ") and message in str(info.value) and "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("data, message", [(b"\xff\xfe\x00", "not UTF-8 text"), (b"[" * 100000, "nested too deeply"),
+                                           (b"{", "not valid JSON (Expecting property name")])
+def test_unreadable_files_are_grasp_format_errors(tmp_path, data, message):
+    path = tmp_path / "g.json"
+    path.write_bytes(data)
+    with pytest.raises(GraspFormatError, match=message.replace("(", r"\(")):
+        load_grasps(path)
+    with pytest.raises(GraspFormatError, match="is a directory"):
+        load_grasps(tmp_path)

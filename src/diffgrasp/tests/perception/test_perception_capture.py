@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from diffgrasp.perception.capture import Capture, pose_from_json, pose_to_json, read_capture, write_capture
+from diffgrasp.errors import DiffgraspError, MissingFileError, PathConfinementError
+from diffgrasp.perception.capture import (Capture, CaptureError, pose_from_json, pose_to_json, read_capture,
+                                          write_capture)
 from diffgrasp.perception.simulate import look_at
 
 
@@ -105,3 +107,82 @@ def test_all_zero_depth_is_rejected_on_validate(tmp_path):
     cap = read_capture(_edit(tmp_path, zero))
     with pytest.raises(ValueError, match="camera c0: depth image has no valid pixel"):
         cap.validate()
+
+
+@pytest.mark.parametrize("path", ["../../../../etc/passwd", "/etc/passwd", "depth/../../outside.png", "link.png"])
+def test_image_paths_must_stay_inside_the_capture(tmp_path, path):
+    """A capture.json may not make fuse read a file outside its folder (symlinks resolved)."""
+    def escape(doc, root):
+        (root.parent / "outside.png").write_bytes((root / doc["cameras"][0]["depth"]).read_bytes())
+        (root / "link.png").symlink_to(root.parent / "outside.png")
+        doc["cameras"][1]["depth"] = path
+    with pytest.raises(PathConfinementError, match=r"capture\.json: camera c1\.depth: .*(outside|absolute)") as info:
+        read_capture(_edit(tmp_path, escape))
+    assert "\n" not in str(info.value)
+    d = _edit(tmp_path / "b", lambda doc, _: doc["cameras"][0].update(color="../../x.png"))
+    with pytest.raises(PathConfinementError, match="camera c0.color"):
+        read_capture(d)
+
+
+def test_depth_file_that_is_not_an_image(tmp_path):
+    d = _edit(tmp_path, lambda doc, root: (root / doc["cameras"][1]["depth"]).write_bytes(b"hello"))
+    with pytest.raises(CaptureError, match=r"capture\.json: camera c1: depth/c1\.png is not a depth image "
+                                           r"\(16-bit PNG or float32 \.npy\) \(unrecognised image format\)$"):
+        read_capture(d)
+
+
+def test_a_smaller_view_is_blamed_not_a_good_one(tmp_path):
+    """The first camera's image is 16x12 among 32x24 ones: the message names c0 (the odd one), never c1."""
+    def shrink(doc, root, declared):
+        Image.fromarray(np.full((12, 16), 500, np.uint16)).save(root / doc["cameras"][0]["depth"])
+        if not declared:
+            for cam in doc["cameras"]:
+                cam.pop("width"), cam.pop("height")
+    with pytest.raises(CaptureError, match=r"camera c0: depth image depth/c0\.png is 16x12, but capture\.json gives "
+                                           r"32x24 for this camera"):
+        read_capture(_edit(tmp_path / "a", lambda doc, root: shrink(doc, root, True)))
+    cap = _capture(3)
+    write_capture(tmp_path / "b", cap)
+    doc = json.loads((tmp_path / "b" / "capture.json").read_text())
+    shrink(doc, tmp_path / "b", False)
+    (tmp_path / "b" / "capture.json").write_text(json.dumps(doc))
+    with pytest.raises(CaptureError, match=r"camera c0 \(depth/c0\.png is 16x12\): differs from the 2 other view\(s\) "
+                                           r"at 32x24") as info:
+        read_capture(tmp_path / "b")
+    assert "c1" not in str(info.value) and "c2" not in str(info.value)
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    (lambda doc, _: doc.update(cameras={"a": 1}), "cameras: expected a non-empty list"),
+    (lambda doc, _: doc["cameras"][0].update(intrinsics={"fx": "a"}), "camera c0: intrinsics need fx, fy, cx, cy"),
+    (lambda doc, _: doc["cameras"][0].update(intrinsics={"fx": -1, "fy": 1, "cx": 1, "cy": 1}),
+     "camera c0: intrinsics.fx: expected a positive number"),
+    (lambda doc, _: doc["cameras"][0]["camera_to_world"].update(position=[1e400, 0, 0]),
+     "camera c0: camera_to_world.position: expected 3 finite numbers"),
+    (lambda doc, _: doc["cameras"][0].update(stamp=[1]), "camera c0: stamp: expected a number, got [1]"),
+    (lambda doc, _: doc["cameras"][0].update(depth_encoding=["16UC1"]), "camera c0: unsupported depth encoding"),
+    (lambda doc, _: doc["cameras"][0].update(width="32"), "camera c0: width: expected a positive integer"),
+])
+def test_bad_capture_json_values_are_one_line_errors(tmp_path, edit, message):
+    with pytest.raises(CaptureError) as info:
+        read_capture(_edit(tmp_path, edit))
+    assert message in str(info.value) and "capture.json" in str(info.value) and "\n" not in str(info.value)
+
+
+def test_capture_json_not_json_and_missing_image_is_both_error_types(tmp_path):
+    d = _edit(tmp_path, lambda doc, root: None)
+    (d / "capture.json").write_bytes(b"\xff\xfe{")
+    with pytest.raises(CaptureError, match="capture.json: not UTF-8 text"):
+        read_capture(d)
+    d = _edit(tmp_path / "b", lambda doc, root: (root / doc["cameras"][0]["color"]).unlink())
+    with pytest.raises(MissingFileError, match="camera c0: colour file not found") as info:
+        read_capture(d)
+    assert isinstance(info.value, FileNotFoundError) and isinstance(info.value, DiffgraspError)
+
+
+def test_unsafe_camera_names_are_not_written(tmp_path):
+    cap = _capture()
+    bad = Capture(("../evil", "c1"), cap.depth, cap.intrinsics, cap.camera_to_world, cap.stamps)
+    with pytest.raises(DiffgraspError, match="cannot name files"):
+        write_capture(tmp_path / "cap", bad)
+    assert not (tmp_path / "evil.png").exists() and not (tmp_path / "cap" / "depth").exists()

@@ -124,3 +124,37 @@ def test_handeye_script_updates_cameras_yaml(tmp_path, capsys):
     assert script.main([str(bad)]) == 2
     assert "not an easy_handeye2 calibration" in capsys.readouterr().err
     assert update_rig_yaml({}, "cam_x", calib)["cameras"][0]["name"] == "cam_x"
+
+
+@pytest.mark.parametrize("mutate, message", [
+    (lambda d: d["cameras"][0].update(width="848x"), "camera cam_front_left: width: expected an integer, got '848x'"),
+    (lambda d: d["cameras"][0].update(depth_scale="1e-3"), None),  # PyYAML's string '1e-3' is coerced
+    (lambda d: d["cameras"][0].update(depth_scale=[1]), "camera cam_front_left: depth_scale: expected a float"),
+    (lambda d: d["cameras"][0].update(model=435), "camera cam_front_left: model: expected a string, got 435"),
+    (lambda d: d["cameras"][0]["parent_to_link"].update(translation=[0, 0]),
+     "parent_to_link.translation: expected a list of 3 floats"),
+    (lambda d: d["cameras"][0].update(intrinsics={"fx": "a", "fy": 1, "cx": 1, "cy": 1}),
+     "camera cam_front_left: intrinsics.fx: expected a float, got 'a'"),
+    (lambda d: d["cameras"][0].update(name="../cam"), "cameras[0].name: expected a camera name"),
+    (lambda d: d["capture"].update(decimation="two"), "capture.decimation: expected an integer, got 'two'"),
+    (lambda d: d["capture"].update(color="yes"), "capture.color: expected true or false, got 'yes'"),
+    (lambda d: d.update(world_frame=3), "world_frame: expected a string, got 3"),
+])
+def test_yaml_values_are_coerced_or_named(mutate, message, tmp_path):
+    data = _base()
+    mutate(data)
+    path = tmp_path / "cams.yaml"
+    path.write_text(yaml.safe_dump(data))
+    if message is None:
+        assert load_rig(path).cameras[0].depth_scale == 1e-3
+        return
+    with pytest.raises(ConfigError) as info:
+        load_rig(path)
+    assert str(info.value).startswith(f"{path}: ") and message in str(info.value) and "\n" not in str(info.value)
+
+
+def test_yaml_syntax_error_names_the_line(tmp_path):
+    path = tmp_path / "cams.yaml"
+    path.write_text("cameras:\n- name: a\n  width: [640\n")
+    with pytest.raises(ConfigError, match=r"cams\.yaml: invalid YAML at line 4, column 1"):
+        load_rig(path)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import open3d as o3d
 import pytest
@@ -99,3 +101,52 @@ def test_bad_simulation_inputs(tmp_path):
         simulate_capture(tmp_path / "nope.obj", ring_rig(1))
     with pytest.raises(ValueError, match="noise must be one of"):
         simulate_capture(trimesh.creation.box(), ring_rig(1), noise="kinect")
+
+
+def test_simulated_rig_without_intrinsics_says_which_and_how(tmp_path):
+    """cameras.yaml (real rig, intrinsics from_device) cannot be simulated: name the cameras and the fix."""
+    from diffgrasp.errors import ConfigError
+    from diffgrasp.perception.rig import load_rig
+
+    rig = load_rig(Path(__file__).resolve().parents[4] / "config" / "cameras.yaml")
+    with pytest.raises(ConfigError, match=r"intrinsics missing for cameras cam_front_left, .*: .*intrinsics: "
+                                          r"\{fx: \.\.\., fy: \.\.\., cx: \.\.\., cy: \.\.\.\} in pixels"):
+        simulate_capture(trimesh.creation.box(extents=(0.05, 0.05, 0.05)), rig)
+
+
+@pytest.mark.parametrize(("case", "message"), [("nan", "NaN or inf"), ("inverted", "non-positive volume"),
+                                               ("open", "not watertight"), ("mm", "probably millimetres")])
+def test_simulate_refuses_what_plan_refuses(tmp_path, case, message):
+    """capture --simulate validates its mesh exactly like plan (geometry.mesh_validation.load_object_mesh)."""
+    from diffgrasp.geometry import MeshValidationError
+
+    box = trimesh.creation.box(extents=(0.05, 0.06, 0.04))
+    path = tmp_path / f"{case}.obj"
+    if case == "nan":
+        lines = box.export(file_type="obj").splitlines()
+        first = next(i for i, ln in enumerate(lines) if ln.startswith("v "))
+        lines[first] = "v nan 0 0"
+        path.write_text("\n".join(lines) + "\n")
+    elif case == "inverted":
+        trimesh.Trimesh(box.vertices, box.faces[:, ::-1]).export(path)
+    elif case == "open":
+        trimesh.Trimesh(box.vertices, box.faces[:-2]).export(path)
+    else:
+        box.apply_scale(1000.0).export(path)
+    with pytest.raises(MeshValidationError, match=message) as info:
+        simulate_capture(path, ring_rig(1, width=64, height=48, fx=40.0))
+    assert str(path) in str(info.value) and "\n" not in str(info.value)
+    if case in ("open", "inverted"):
+        assert "--repair" in str(info.value) and "repair=True" in str(info.value)
+
+
+def test_simulate_warns_about_disconnected_parts(tmp_path):
+    from diffgrasp.errors import DiffgraspWarning
+
+    box = trimesh.creation.box(extents=(0.04, 0.04, 0.04))
+    two = trimesh.util.concatenate([box, box.copy().apply_translation([0.1, 0.0, 0.0])])
+    path = tmp_path / "two.obj"
+    two.export(path)
+    with pytest.warns(DiffgraspWarning, match=r"two\.obj: mesh has 2 disconnected parts"):
+        cap = simulate_capture(path, ring_rig(2, width=64, height=48, fx=40.0), noise="none")
+    assert np.isfinite(cap.depth).any()
