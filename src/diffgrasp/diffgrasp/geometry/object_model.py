@@ -15,6 +15,7 @@ import trimesh
 from diffgrasp._checks import check_shape
 from diffgrasp.geometry.mesh_validation import load_mesh_file, repair_mesh, validate_mesh
 from diffgrasp.geometry.signed_distance import WarpMeshIndex, mesh_signed_distance
+from diffgrasp.geometry.simplify import simplify_to_budget
 
 
 class ObjectModel:
@@ -43,18 +44,30 @@ class ObjectModel:
 
     @classmethod
     def from_file(cls, path: str | os.PathLike, scale: float = 1.0, repair: bool = False,
-                  name: str | None = None, sign_method: str = "winding") -> ObjectModel:
+                  name: str | None = None, sign_method: str = "winding", max_faces: int | None = None
+                  ) -> ObjectModel:
         """Load and validate a mesh file (OBJ/STL/PLY); ``scale`` multiplies the file's coordinates.
 
-        ``repair=True`` first fills holes and fixes winding/inversion (for fused scans). Errors: FileNotFoundError,
+        ``repair=True`` first fills holes and fixes winding/inversion (for fused scans). A mesh with more than
+        ``max_faces`` faces (None: any number) is simplified by quadric decimation first, with a DiffgraspWarning
+        naming the file and both face counts (``diffgrasp.geometry.simplify``). Errors: FileNotFoundError,
         ``MeshValidationError`` (a ValueError) naming the file and the problem (empty, NaN/inf, not watertight,
-        inconsistent winding, non-positive volume, implausible scale).
+        inconsistent winding, non-positive volume, implausible scale, open after decimation).
         """
         path = Path(path)
         mesh = load_mesh_file(path, scale=scale)
         if repair:
             mesh = repair_mesh(mesh, str(path))
+        mesh = simplify_to_budget(mesh, max_faces, str(path))
         return cls(mesh, name=name or path.stem, source=str(path), sign_method=sign_method)
+
+    def simplified(self, max_faces: int | None) -> ObjectModel:
+        """This object when it has at most ``max_faces`` faces, else a new one of its quadric decimation (with a
+        DiffgraspWarning naming the source and both face counts; see ``from_file``)."""
+        mesh = simplify_to_budget(self.mesh, max_faces, self.source or self.name)
+        if mesh is self.mesh:
+            return self
+        return ObjectModel(mesh, name=self.name, source=self.source, sign_method=self._index.sign_method)
 
     # ------------------------------------------------------------------ geometry
     @property
