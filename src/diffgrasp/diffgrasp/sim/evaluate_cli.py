@@ -35,6 +35,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", type=existing_file,
                         help="EvaluateConfig YAML (default: built-in = config/evaluate.yaml)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue from the partial report at -o (written every few grasps while running), "
+                             "evaluating only the grasps it lacks; it must be of the same mesh, grasps and config")
 
 
 def read_grasps_lenient(path: str | os.PathLike):
@@ -91,7 +94,6 @@ def format_table(report) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from diffgrasp.errors import DiffgraspWarning
-    from diffgrasp.io import atomic_write_json
     from diffgrasp.sim.evaluate import evaluate_grasps, prepare_object
     from diffgrasp.sim.evaluate_config import EvaluateConfig
 
@@ -108,12 +110,14 @@ def run(args: argparse.Namespace) -> int:
     if grasp_set.object_name and grasp_set.object_name != stem:
         warnings.warn(f"grasp file is for object {grasp_set.object_name!r}, evaluating on {stem!r}",
                       DiffgraspWarning, stacklevel=1)
+    if args.resume and not args.output:
+        raise ValueError("--resume: needs -o (the partial report to continue)")
+    # With -o the report is written as it grows (atomically, under a lock against a second writer): an
+    # interrupted run keeps what it finished and --resume continues it.
     report = evaluate_grasps(args.object, grasp_set, config, workers=args.workers, progress=not args.quiet,
-                             invalid=invalid)
-    report.object_name = stem
+                             invalid=invalid, report_path=args.output, resume=args.resume, object_name=stem)
     print(format_table(report))
     if args.output:
-        atomic_write_json(args.output, report.to_dict())
         print(f"report written to {args.output}")
     if args.render:
         from diffgrasp.sim.grasp_test import Phases
