@@ -12,6 +12,7 @@ from diffgrasp.perception.capture import Capture, write_capture
 
 HELP = "capture calibrated multi-view depth (RealSense devices, a .db3 replay, or a simulated rig) to a directory"
 DEFAULT_SIM_CAMERAS = Path("config/cameras_sim.yaml")
+TRUTH_MESH = Path("object_truth.obj")  # --simulate: the true mesh, copied into the capture (suffix kept)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -80,6 +81,14 @@ def run(args: argparse.Namespace) -> int:
             write_capture(out / "frames" / f"{k:04d}", c, depth_format=args.depth_format)
     meta = {"cameras_config": str(args.cameras or ""), "replay": [str(p) for p in args.replay or []],
             "record": args.record or ""}
+    if args.simulate:  # a copy of the true mesh inside the capture, so that `fuse` can compare without leaving it
+        import shutil
+
+        from diffgrasp.io import atomic_write
+
+        truth = TRUTH_MESH.with_suffix(Path(args.simulate).suffix.lower())
+        atomic_write(out / truth, lambda p: shutil.copyfile(args.simulate, p))
+        meta["object_mesh"] = str(truth)
     path = write_capture(out, median_capture(captures), meta, depth_format=args.depth_format)
     valid = [float(np.isfinite(d).mean()) for d in captures[0].depth]
     print(f"wrote {path} ({len(captures[0].names)} cameras, {len(captures)} frameset(s), valid pixels "

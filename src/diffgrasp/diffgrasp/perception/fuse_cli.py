@@ -18,6 +18,29 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--voxel", type=positive_float, default=None,
                    help="TSDF voxel size in m (default from the config: 0.002)")
     p.add_argument("--config", type=existing_file, help="fusion YAML (config/fusion.yaml)")
+    p.add_argument("--truth", type=existing_file, help="true object mesh (object frame) to compare with; default: the "
+                   "capture's own copy (object_mesh in capture.json, inside the capture folder), if any")
+
+
+def _truth_mesh(args: argparse.Namespace, metadata: dict) -> Path | None:
+    """--truth, else capture.json's object_mesh confined to the capture folder (a path read from a file never leads
+    out of it: one outside is ignored with a warning)."""
+    import warnings
+
+    from diffgrasp.errors import DiffgraspError, DiffgraspWarning
+    from diffgrasp.loading import confined_path
+
+    if args.truth is not None:
+        return Path(args.truth)
+    value = metadata.get("object_mesh")
+    if not value:
+        return None
+    try:
+        path = confined_path(args.capture, value, Path(args.capture) / "capture.json", "object_mesh")
+    except DiffgraspError as err:
+        warnings.warn(f"{err}; no comparison with the true mesh (give it with --truth)", DiffgraspWarning, stacklevel=2)
+        return None
+    return path if path.is_file() else None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -46,12 +69,13 @@ def run(args: argparse.Namespace) -> int:
             "table_plane": [float(x) for x in result.table_plane], "watertight": bool(result.mesh.is_watertight),
             "faces": len(result.mesh.faces), "volume_m3": float(result.mesh.volume), "num_points": len(result.points),
             "timings_s": result.timings, "config": dataclasses.asdict(cfg)}
-    truth = capture.metadata.get("object_mesh")
-    if truth and Path(truth).is_file() and "object_pose_world" in capture.metadata:
+    truth = _truth_mesh(args, capture.metadata)
+    if truth is not None and "object_pose_world" in capture.metadata:
+        from diffgrasp.geometry.mesh_validation import load_mesh_file
         from diffgrasp.perception.evaluate import chamfer, fused_mesh_in_object_frame
 
         ch = chamfer(fused_mesh_in_object_frame(result, capture.metadata["object_pose_world"]),
-                     trimesh.load(truth, force="mesh"))
+                     load_mesh_file(truth))
         info["chamfer_vs_true_m"] = ch
         info["object_pose_world"] = capture.metadata["object_pose_world"]
     atomic_write_json(out.with_name(out.stem + "_fusion.json"), info)

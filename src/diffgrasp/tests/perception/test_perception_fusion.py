@@ -106,6 +106,26 @@ def test_capture_and_fuse_cli(shared_objects, tmp_path, capsys):
     assert main(["fuse", str(cap_dir), "-o", str(tmp_path / "x.glb")]) == 2
 
 
+def test_fuse_reads_the_true_mesh_only_inside_the_capture(shared_objects, tmp_path, capsys):
+    """capture --simulate copies the true mesh into the capture; a capture.json naming a mesh outside its folder is
+    not followed (a warning; --truth on the command line is)."""
+    obj = shared_objects / "057_racquetball.obj"
+    cap_dir = tmp_path / "cap"
+    assert main(["capture", "--simulate", str(obj), "--noise", "none", "-o", str(cap_dir)]) == 0
+    doc = json.loads((cap_dir / "capture.json").read_text())
+    assert doc["object_mesh"] == "object_truth.obj"
+    assert (cap_dir / "object_truth.obj").read_bytes() == obj.read_bytes()
+    doc["object_mesh"] = str(obj)                                  # absolute: outside the capture folder
+    (cap_dir / "capture.json").write_text(json.dumps(doc))
+    capsys.readouterr()
+    assert main(["fuse", str(cap_dir), "-o", str(tmp_path / "a.obj")]) == 0
+    err = capsys.readouterr().err
+    assert "absolute path" in err and "--truth" in err and len(err.strip().splitlines()) == 1
+    assert "chamfer_vs_true_m" not in json.loads((tmp_path / "a_fusion.json").read_text())
+    assert main(["fuse", str(cap_dir), "-o", str(tmp_path / "b.obj"), "--truth", str(obj)]) == 0
+    assert json.loads((tmp_path / "b_fusion.json").read_text())["chamfer_vs_true_m"]["mean"] < 0.001
+
+
 def test_dense_tsdf_matches_open3d_voxel_block_grid(padlock_capture, shared_objects):
     """Reference check: on the observed surface the carved dense TSDF agrees with open3d's VoxelBlockGrid and is at
     least as close to the true mesh."""
