@@ -25,13 +25,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from diffgrasp.io import output_lock
     from diffgrasp.pipeline import run_pipeline
     from diffgrasp.pipeline_config import FAST, DemoConfig
 
     check_output_dir(args.output_dir, "--output-dir")
     config = load_config_arg(DemoConfig, args.config, FAST if args.fast else None)
     # run_pipeline validates the mesh and the rig files before its first stage
-    report = run_pipeline(args.object, args.output_dir, seed=args.seed, config=config, progress=not args.quiet)
+    with output_lock(args.output_dir):  # two demos writing one folder: the second fails with one line
+        report = run_pipeline(args.object, args.output_dir, seed=args.seed, config=config, progress=not args.quiet)
     print(report.table())
     print(f"outputs: {args.output_dir}/ ({', '.join(f for f in report.files if '/' not in f)})")
     if not report.success:

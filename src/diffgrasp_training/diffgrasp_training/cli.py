@@ -86,6 +86,13 @@ def build_parser() -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     check_output_dir(args.out, "OUT")  # before any planning or training
     cfg, net_cfg = _configs(args)
+    from diffgrasp.io import output_lock
+
+    with output_lock(args.out):  # one writer per data or run folder; a second one fails with one line
+        return _run_locked(args, cfg, net_cfg)
+
+
+def _run_locked(args: argparse.Namespace, cfg: TrainConfig, net_cfg: NetworkConfig) -> int:
     if args.command == "generate":
         from diffgrasp_training.generate import generate_dataset
 

@@ -53,14 +53,22 @@ def median_capture(captures: list[Capture]) -> Capture:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
-    from diffgrasp.perception.rig import load_rig
+    from diffgrasp.io import output_lock
 
     # Outputs and inputs are checked before any camera is opened or rendered.
     out = check_output_dir(args.output, "-o")
     if args.record:
         check_output_file(args.record, "--record", (".db3",))
+    with output_lock(out):  # a second writer of the same capture folder fails with one line instead of mixing views
+        return _capture(args, out)
+
+
+def _capture(args: argparse.Namespace, out: Path) -> int:
+    """Grab (or simulate, or replay) the framesets and write the capture folder ``out``."""
+    from tqdm import tqdm
+
+    from diffgrasp.perception.rig import load_rig
+
     if args.simulate:  # simulate_capture validates the mesh as `plan` does before it renders anything
         from diffgrasp.perception.simulate import ring_rig, simulate_capture
 

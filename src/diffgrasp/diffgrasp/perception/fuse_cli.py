@@ -5,8 +5,13 @@ from __future__ import annotations
 import argparse
 import dataclasses
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from diffgrasp.cli_args import check_output_file, existing_file, load_config_arg, positive_float
+
+if TYPE_CHECKING:  # open3d and the fusion stack load only when the command runs
+    from diffgrasp.perception.capture import Capture
+    from diffgrasp.perception.fusion import FusionConfig, FusionResult
 
 MESH_SUFFIXES = (".obj", ".ply", ".stl")
 HELP = "fuse a capture directory into a watertight object mesh (world frame), its point cloud and object frame"
@@ -44,11 +49,8 @@ def _truth_mesh(args: argparse.Namespace, metadata: dict) -> Path | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import numpy as np
-    import trimesh
-
-    from diffgrasp.io import atomic_write, atomic_write_json
-    from diffgrasp.perception.capture import pose_to_json, read_capture
+    from diffgrasp.io import output_lock
+    from diffgrasp.perception.capture import read_capture
     from diffgrasp.perception.fusion import FusionConfig, fuse
 
     # The outputs (mesh, its _points.ply and _fusion.json beside it) are checked before fusing.
@@ -58,8 +60,22 @@ def run(args: argparse.Namespace) -> int:
     cfg = load_config_arg(FusionConfig, args.config, {"voxel_size": args.voxel})
     if cfg.voxel_size <= 0:
         raise ValueError(f"--config {args.config}: voxel_size must be > 0, got {cfg.voxel_size}")
-    capture = read_capture(args.capture)
-    result = fuse(capture, cfg)
+    with output_lock(out):  # a second writer of the same mesh fails with one line instead of racing
+        capture = read_capture(args.capture)
+        result = fuse(capture, cfg)
+        _write_outputs(args, out, capture, result, cfg)
+    return 0
+
+
+def _write_outputs(args: argparse.Namespace, out: Path, capture: Capture, result: FusionResult,
+                   cfg: FusionConfig) -> None:
+    """The mesh, its point cloud and the _fusion.json record, each written atomically."""
+    import numpy as np
+    import trimesh
+
+    from diffgrasp.io import atomic_write, atomic_write_json
+    from diffgrasp.perception.capture import pose_to_json
+
     atomic_write(out, lambda p: result.mesh.export(p))
     points_path = out.with_name(out.stem + "_points.ply")
     cloud = trimesh.PointCloud(result.points)
@@ -84,4 +100,3 @@ def run(args: argparse.Namespace) -> int:
     if "chamfer_vs_true_m" in info:
         msg += f"; chamfer vs true mesh {info['chamfer_vs_true_m']['mean'] * 1000:.2f} mm mean"
     print(msg)
-    return 0

@@ -47,22 +47,23 @@ def dexgraspbench_arrays(grasp_set) -> dict[str, np.ndarray]:
 def run(args: argparse.Namespace) -> int:
     from diffgrasp.errors import DiffgraspError
     from diffgrasp.grasps import load_grasps
-    from diffgrasp.io import atomic_write, atomic_write_json
+    from diffgrasp.io import atomic_write, atomic_write_json, output_lock
 
     out = check_output_file(args.output, "-o", (".npy", ".json"))
     grasp_set = load_grasps(args.grasps)
     if not grasp_set.grasps:
         raise DiffgraspError(f"{args.grasps}: no grasps to export ({out} not written)")
     arrays = dexgraspbench_arrays(grasp_set)
-    if out.suffix.lower() == ".npy":
-        def write(p: Path) -> None:
-            with open(p, "wb") as fh:
-                np.save(fh, arrays["grasp_qpos"])
-        atomic_write(out, write)
-    else:  # .json
-        atomic_write_json(out, {
-            "layout": "dexgraspbench qpos: root xyz (rh_palm − 0.034 m along palm z), root quat wxyz, 22 joints",
-            "object": {"name": grasp_set.object_name, "mesh": grasp_set.mesh, "scale": grasp_set.scale},
-            "grasps": [{k: arrays[k][i].tolist() for k in arrays} for i in range(len(grasp_set.grasps))]})
+    with output_lock(out):  # a second writer of the same file fails with one line instead of racing
+        if out.suffix.lower() == ".npy":
+            def write(p: Path) -> None:
+                with open(p, "wb") as fh:
+                    np.save(fh, arrays["grasp_qpos"])
+            atomic_write(out, write)
+        else:  # .json
+            atomic_write_json(out, {
+                "layout": "dexgraspbench qpos: root xyz (rh_palm − 0.034 m along palm z), root quat wxyz, 22 joints",
+                "object": {"name": grasp_set.object_name, "mesh": grasp_set.mesh, "scale": grasp_set.scale},
+                "grasps": [{k: arrays[k][i].tolist() for k in arrays} for i in range(len(grasp_set.grasps))]})
     print(f"exported {len(grasp_set.grasps)} grasps ({args.format}) to {out}")
     return 0
