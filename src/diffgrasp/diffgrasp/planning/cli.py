@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
 import sys
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from tqdm import tqdm
@@ -33,11 +38,41 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="multiply the mesh coordinates (e.g. 0.001 for mm)")
     parser.add_argument("--repair", action="store_true",
                         help="fill holes and fix winding/inversion of the mesh first (fused scans)")
+    parser.add_argument("--save-partial", action="store_true",
+                        help="on Ctrl-C or SIGTERM stop at the next safe point and write the best grasps so far "
+                             "(marked interrupted; exit status 130)")
+
+
+@contextlib.contextmanager
+def _stop_requests(enabled: bool) -> Iterator[threading.Event]:
+    """With ``enabled``, SIGINT and SIGTERM set the yielded event instead of stopping the process (a second Ctrl-C
+    still raises KeyboardInterrupt); the previous handlers come back afterwards."""
+    requested = threading.Event()
+    if not enabled:
+        yield requested
+        return
+
+    def handler(signum, frame) -> None:
+        if requested.is_set() and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        requested.set()
+        print("\ndiffgrasp plan: stopping at the next safe point to save the best grasps so far (Ctrl-C again to "
+              "abort)", file=sys.stderr, flush=True)
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield requested
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
 
 
 def run(args: argparse.Namespace) -> int:
+    started = time.perf_counter()  # --time-budget counts from here: imports, mesh loading and all
     from diffgrasp.geometry import ObjectModel
     from diffgrasp.grasps import GraspSet, save_grasps
+    from diffgrasp.io import atomic_write_json, output_lock
+    from diffgrasp.planning.deadline import Deadline
     from diffgrasp.planning.planner import plan_grasps
     from diffgrasp.planning.planner_config import PlannerConfig
 
@@ -53,17 +88,39 @@ def run(args: argparse.Namespace) -> int:
                                                           "time_budget_s": args.time_budget,
                                                           "network_checkpoint": args.network_checkpoint and
                                                           str(args.network_checkpoint)})
-    obj = ObjectModel.from_file(args.object, scale=args.scale, repair=args.repair)
-    with tqdm(total=config.optim.iterations, desc=f"plan {obj.name}", unit="it", file=sys.stderr) as bar:
-        def progress(info) -> None:
-            bar.n = info.iteration
-            bar.set_postfix(loss=f"{info.best_loss:.4f}", refresh=False)
-            bar.refresh()
+    deadline = Deadline(config.time_budget_s, start=started)
+    # The output is locked from here on: a second plan writing it fails now, not after planning.
+    with output_lock(output), _stop_requests(args.save_partial) as stop:
+        obj = ObjectModel.from_file(args.object, scale=args.scale, repair=args.repair, max_faces=config.max_faces)
+        with tqdm(total=config.optim.iterations, desc=f"plan {obj.name}", unit="it", file=sys.stderr) as bar:
+            def progress(info) -> None:
+                bar.n = info.iteration
+                bar.set_postfix(loss=f"{info.best_loss:.4f}", refresh=False)
+                bar.refresh()
 
-        # the bar is closed even on error, so that the error message starts on a fresh line
-        result = plan_grasps(obj, k=args.k, seed=args.seed, config=config, device=args.device, progress=progress)
-    scale = {"scale": args.scale} if args.scale != 1.0 else {}
-    save_grasps(output, GraspSet(obj.name, str(args.object), result.grasps, **scale))
+            # the bar is closed even on error, so that the error message starts on a fresh line
+            result = plan_grasps(obj, k=args.k, seed=args.seed, config=config, device=args.device,
+                                 progress=progress, should_cancel=stop.is_set if args.save_partial else None,
+                                 deadline=deadline)
+        interrupted = stop.is_set()
+        if result.message:
+            print(f"diffgrasp plan: note: {result.message}", file=sys.stderr)
+        if result.status != "succeeded" and not result.grasps:  # nothing to save: keep what the output holds
+            if interrupted:
+                print(f"diffgrasp plan: interrupted before any grasp was ready; {output} not written",
+                      file=sys.stderr)
+                return 130
+            print(f"diffgrasp plan: error: no grasp ready within the time budget for {args.object}; {output} not "
+                  "written", file=sys.stderr)
+            return 1
+        scale = {"scale": args.scale} if args.scale != 1.0 else {}
+        grasp_set = GraspSet(obj.name, str(args.object), result.grasps, **scale)
+        if result.status == "succeeded":
+            save_grasps(output, grasp_set)
+        else:  # cut short: the file says so (readers ignore the extra key)
+            status = "interrupted" if interrupted else result.status
+            atomic_write_json(output, {**grasp_set.to_dict(), "planning": {"status": status,
+                                                                          "message": result.message}})
     print(f"{'#':>3} {'q1_exact':>9} {'pen_mm':>7} {'contacts':>8} {'fingers':>7}")
     for i, g in enumerate(result.grasps):
         m = g.metrics
@@ -75,6 +132,10 @@ def run(args: argparse.Namespace) -> int:
     if args.render is not None:
         from diffgrasp.planning.render import render_grasps
         print(f"rendered {render_grasps(args.object, result.grasps, args.render, scale=args.scale)}")
+    if interrupted:
+        print(f"diffgrasp plan: interrupted; the best {len(result.grasps)} grasps so far are in {output}",
+              file=sys.stderr)
+        return 130
     if not result.grasps:
         print(f"diffgrasp plan: error: no valid grasp found for {args.object}", file=sys.stderr)
         return 1

@@ -73,8 +73,10 @@ class DexGraspNetEnergy:
 def refine_dexgraspnet(hand: ShadowHand, obj: ObjectModel, coupling: JointCoupling, pos: torch.Tensor,
                        rot: torch.Tensor, u: torch.Tensor, config: PlannerConfig, rng: np.random.Generator,
                        progress: Callable[[ProgressInfo], None] | None, should_cancel: Callable[[], bool] | None,
-                       deadline: float | None, start: float) -> RefineOutcome:
-    """Annealed Metropolis search on the DexGraspNet energy; ``config.optim.iterations`` proposals."""
+                       deadline: float | None, start: float,
+                       clock: Callable[[], float] = time.perf_counter) -> RefineOutcome:
+    """Annealed Metropolis search on the DexGraspNet energy; ``config.optim.iterations`` proposals; stops when
+    cancelled or past ``deadline`` (a ``clock`` value)."""
     gen = torch.Generator(device="cpu").manual_seed(int(rng.integers(2**31)))
     energy = DexGraspNetEnergy(hand, obj, coupling, int(rng.integers(2**31)))
     b, c = pos.shape[0], hand.num_contacts
@@ -95,7 +97,7 @@ def refine_dexgraspnet(hand: ShadowHand, obj: ObjectModel, coupling: JointCoupli
         if should_cancel is not None and should_cancel():
             status = "cancelled"
             break
-        if deadline is not None and time.perf_counter() > deadline:
+        if deadline is not None and clock() >= deadline:
             status = "time_budget"
             break
         temperature = STARTING_TEMPERATURE * TEMPERATURE_DECAY ** (it // ANNEAL_PERIOD)
@@ -116,6 +118,6 @@ def refine_dexgraspnet(hand: ShadowHand, obj: ObjectModel, coupling: JointCoupli
         if progress is not None and it % config.optim.feedback_every == 0:
             i = int(e.argmin())
             progress(ProgressInfo("refine", it, iterations, float(e[i]), {k: float(v[i]) for k, v in terms.items()},
-                                  time.perf_counter() - start))
+                                  clock() - start))
     state = RefineState(x[:, :3], rotation6d_to_matrix(x[:, 3:9]), x[:, 9:], e, terms)
     return RefineOutcome(state, it, status)

@@ -15,9 +15,11 @@ from diffgrasp.geometry.sdf_grid import SDFGrid
 class GridObject:
     """Duck-types ObjectModel for GraspLoss: same mesh, centre of mass, length and samples; grid signed distance."""
 
-    def __init__(self, obj: ObjectModel, voxel_size: float = 0.002) -> None:
+    def __init__(self, obj: ObjectModel, voxel_size: float = 0.002, surface_samples: int | None = None) -> None:
+        """``surface_samples``: the grid's k-d tree samples (None: SDFGrid's default)."""
         self.exact = obj
-        self.grid = SDFGrid(obj, voxel_size=voxel_size)
+        self.grid = SDFGrid(obj, voxel_size=voxel_size,
+                            **({} if surface_samples is None else {"surface_samples": surface_samples}))
         self.mesh = obj.mesh
         self.name = obj.name
         self.center_of_mass = obj.center_of_mass

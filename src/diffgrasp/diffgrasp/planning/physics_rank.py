@@ -27,16 +27,16 @@ class SettleMotion:
         return self.rotation_deg / config.rotation_scale_deg + self.displacement_m / config.displacement_scale_m
 
 
-def settle_simulator(mesh: trimesh.Trimesh, name: str, config: PhysicsRankConfig):
+def settle_simulator(mesh: trimesh.Trimesh, name: str, config: PhysicsRankConfig, pieces: list | None = None):
     """The physics test's scene of ``mesh`` (its own frame, m) as a batched SettleSimulator → (simulator, seconds
-    spent on the convex decomposition)."""
+    spent on the convex decomposition). ``pieces``: the decomposition when known (else ``config.coacd``'s, cached)."""
     from diffgrasp.sim.evaluate import prepare_mesh
     from diffgrasp.sim.evaluate_config import EvaluateConfig
     from diffgrasp.sim.hand_scene import build_scene
     from diffgrasp.sim.settle import SettleSimulator
 
     test = dataclasses.replace(EvaluateConfig(), coacd=config.coacd)  # the physics test's own scene and ramps
-    prepared = prepare_mesh(mesh, test, name=name, progress=False)
+    prepared = prepare_mesh(mesh, test, name=name, progress=False, pieces=pieces)
     model, index = build_scene(prepared.pieces, prepared.com, prepared.inertia, test.scene_params())
     return SettleSimulator(model, index, test, threads=config.threads), prepared.decomposition_seconds
 
@@ -103,7 +103,7 @@ class PhaseChoice:
 
 
 def best_phase_variants(post, closed, index: np.ndarray, poses: dict[str, np.ndarray], file_object,
-                        config) -> PhaseChoice:
+                        config, sim=None) -> PhaseChoice:
     """Simulate candidates ``index`` (N,) of ``closed`` (ClosedGrasps, via GraspPostprocessor ``post``) with the
     squeeze amount × pregrasp opening pairs of ``config.physics_rank`` and keep each candidate's least-moving pair.
 
@@ -112,7 +112,8 @@ def best_phase_variants(post, closed, index: np.ndarray, poses: dict[str, np.nda
     squeeze almost never rescues it (val split: 7 of 375 holding grasps; the retries then cost ~40 % of the runs).
     A candidate whose chosen pregrasp fails the physics test's pre-filter gets displacement inf.
     poses (file frame): pregrasp_position (N, 3), pregrasp_quat_wxyz (N, 4) (= the grasp's), grasp_position (N, 3),
-    grasp_joints (N, 22). file_object: ObjectModel of the mesh in that frame. config: PlannerConfig.
+    grasp_joints (N, 22). file_object: ObjectModel of the mesh in that frame. config: PlannerConfig. sim: its
+    SettleSimulator when the caller has one (else built here, see settle_simulator).
     """
     rank = config.physics_rank
     pairs = [(s, o) for s in (rank.squeeze_rad or (config.post.squeeze_rad,))
@@ -122,7 +123,9 @@ def best_phase_variants(post, closed, index: np.ndarray, poses: dict[str, np.nda
     openings = np.stack([ph["pregrasp_joints"].cpu().numpy()[index] for ph in variants])
     v, n = len(pairs), len(index)
     t0 = time.perf_counter()
-    sim, decomposition_s = settle_simulator(file_object.mesh, file_object.name or "object", rank)
+    decomposition_s = 0.0
+    if sim is None:
+        sim, decomposition_s = settle_simulator(file_object.mesh, file_object.name or "object", rank)
     displacement, rotation = np.full((v, n), np.inf), np.full((v, n), np.inf)
 
     def run(which: np.ndarray, cand: np.ndarray) -> None:  # (M,) variant and candidate indices, one batch
@@ -147,5 +150,33 @@ def best_phase_variants(post, closed, index: np.ndarray, poses: dict[str, np.nda
     return PhaseChoice(squeezes[best, np.arange(n)], openings[best, np.arange(n)], chosen)
 
 
-__all__ = ["PhaseChoice", "SettleMotion", "best_phase_variants", "grasp_phase_arrays", "settle_motion",
+class PhysicsScene:
+    """The physics ranking's scene of one object (the mesh in its file's frame), for every ranking and verification
+    of a plan. Its convex decomposition starts at construction, in the background (``DecompositionJob``), so that it
+    is usually ready when the ranking needs it. ``coarse``: when the ranking's own decomposition
+    (``physics_rank.coacd``) is not cached, compute the budget's cheaper one (``budget.coacd``) instead."""
+
+    def __init__(self, file_object, config, coarse: bool = False) -> None:
+        from diffgrasp.sim.convex_decomposition import DecompositionJob, is_cached
+
+        self.mesh, self.name, self.rank = file_object.mesh, file_object.name or "object", config.physics_rank
+        coacd = self.rank.coacd
+        if coarse and not is_cached(self.mesh, coacd):
+            coacd = config.budget.coacd
+        self.coarse = coacd != self.rank.coacd
+        self.job = DecompositionJob(self.mesh, coacd, self.name)
+
+    def simulator(self, stop=None, timings: dict[str, float] | None = None):
+        """A fresh SettleSimulator of the scene, or None when ``stop()`` turned True while waiting for the
+        decomposition (``timings["decomposition"]`` accumulates the wait)."""
+        t0 = time.perf_counter()
+        pieces = self.job.result(stop)
+        if timings is not None:
+            timings["decomposition"] = timings.get("decomposition", 0.0) + time.perf_counter() - t0
+        if pieces is None:
+            return None
+        return settle_simulator(self.mesh, self.name, self.rank, pieces=pieces)[0]
+
+
+__all__ = ["PhaseChoice", "PhysicsScene", "SettleMotion", "best_phase_variants", "grasp_phase_arrays", "settle_motion",
            "settle_simulator", "verification_motion"]

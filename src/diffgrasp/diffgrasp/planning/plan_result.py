@@ -23,7 +23,12 @@ class ProgressInfo:
 
 @dataclasses.dataclass
 class PlanResult:
-    """K ranked grasps (best first) in the object file's frame, with how the run ended."""
+    """K ranked grasps (best first) in the object file's frame, with how the run ended.
+
+    status: "succeeded", "cancelled" (the cancel hook) or "time_budget" (a stage was cut short or skipped to keep
+    the budget; the grasps are the best so far). message: one line for the user, empty when there is nothing to say
+    (k capped to the candidate pool, what the budget cut).
+    """
 
     grasps: list[Grasp]
     status: str = "succeeded"
@@ -33,6 +38,7 @@ class PlanResult:
     num_candidates: int = 0
     num_rejected: dict[str, int] = dataclasses.field(default_factory=dict)
     timings_s: dict[str, float] = dataclasses.field(default_factory=dict)
+    message: str = ""
 
     @property
     def success(self) -> bool:

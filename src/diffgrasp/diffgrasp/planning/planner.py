@@ -10,6 +10,7 @@ the object file's own frame. Deterministic for a seed on CPU.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import os
@@ -25,8 +26,10 @@ from diffgrasp.grasps import Grasp
 from diffgrasp.hand import JointCoupling, ShadowHand
 from diffgrasp.hand.names import FINGER_JOINT_NAMES
 from diffgrasp.planning.canonical_frame import canonical_transform
+from diffgrasp.planning.deadline import Control, Deadline, Schedule, chunks
 from diffgrasp.planning.fast_object import GridObject, SurfaceSubsetHand
 from diffgrasp.planning.initialization import initial_candidates, jittered_copies
+from diffgrasp.planning.physics_rank import PhysicsScene
 from diffgrasp.planning.plan_result import PlanResult, ProgressInfo
 from diffgrasp.planning.planner_config import PlannerConfig
 from diffgrasp.planning.postprocess import GraspPostprocessor, select_diverse
@@ -36,8 +39,28 @@ CONTACT_METRIC_DISTANCE_M = 0.002  # candidates within this of the surface count
 RANKING_DISTANCES_M = (CONTACT_METRIC_DISTANCE_M, 0.003, 0.005)  # contact distances of the ranking's Q1 keys
 
 
-def _as_object(obj: ObjectModel | str | os.PathLike) -> ObjectModel:
-    return obj if isinstance(obj, ObjectModel) else ObjectModel.from_file(obj)
+def _as_object(obj: ObjectModel | str | os.PathLike, max_faces: int | None) -> ObjectModel:
+    """A mesh path loaded, or an ObjectModel as given; either simplified when above ``max_faces`` (with a warning)."""
+    if isinstance(obj, ObjectModel):
+        return obj.simplified(max_faces)
+    return ObjectModel.from_file(obj, max_faces=max_faces)
+
+
+def pool_size(k: int, config: PlannerConfig, num_initial: int = 0) -> tuple[int, int, str]:
+    """(k, number of candidates, note) within ``config.max_candidates``: k × candidates_per_grasp candidates (at
+    least min_candidates; the network method: k), k capped so that every grasp keeps its candidates; the note says
+    what was capped (empty when nothing). ``num_initial`` given grasps beyond the pool are dropped (noted too)."""
+    limit = config.max_candidates
+    per_grasp = 1 if config.method == "network" else config.candidates_per_grasp
+    notes = []
+    if k > limit // per_grasp:
+        notes.append(f"k = {k} capped to {limit // per_grasp}: at most planner.max_candidates = {limit} candidates "
+                     f"are refined" + (f", {per_grasp} per grasp" if per_grasp > 1 else ""))
+        k = limit // per_grasp
+    n = k if config.method == "network" else min(limit, max(config.min_candidates, k * per_grasp))
+    if num_initial > limit:
+        notes.append(f"only the first {limit} of {num_initial} initial grasps are refined (planner.max_candidates)")
+    return k, n, "; ".join(notes)
 
 
 def _grasps_to_tensors(grasps: list[Grasp], coupling: JointCoupling, dtype: torch.dtype, device: torch.device,
@@ -54,32 +77,47 @@ def plan_grasps(obj: ObjectModel | str | os.PathLike, k: int = 16, seed: int = 0
                 config: PlannerConfig | None = None, device: str | torch.device = "cpu",
                 progress: Callable[[ProgressInfo], None] | None = None,
                 should_cancel: Callable[[], bool] | None = None,
-                initial_grasps: list[Grasp] | None = None) -> PlanResult:
+                initial_grasps: list[Grasp] | None = None, deadline: Deadline | None = None) -> PlanResult:
     """Plan ``k`` grasps for ``obj`` (an ObjectModel or a mesh path, metres, object frame).
 
     progress: called with ProgressInfo every ``optim.feedback_every`` iterations. should_cancel: polled between
-    iterations; when it returns True the best grasps so far are post-processed and returned with status "cancelled".
-    The time budget (``config.time_budget_s``) ends refinement early the same way (status "time_budget").
+    iterations and chunks of work; when it returns True the best grasps so far are post-processed (closing and
+    checks; no physics ranking, reseeding or verification) and returned with status "cancelled".
+    deadline: the time budget, already running (the CLI starts it before loading the mesh); default: one of
+    ``config.time_budget_s`` started now. It covers everything from mesh loading to verification (see
+    BudgetConfig): stages that would overrun stop early or are skipped, the best grasps so far are returned with
+    status "time_budget" and the message says what was cut. k beyond the candidate pool is capped (see
+    ``pool_size``; message), meshes above ``config.max_faces`` faces are simplified (a DiffgraspWarning).
     """
     config = config or PlannerConfig()
     if k < 1:
         raise ValueError(f"k: must be >= 1, got {k}")
+    deadline = deadline if deadline is not None else Deadline(config.time_budget_s)
     threads = torch.get_num_threads()
     if config.torch_threads and torch.device(device).type == "cpu":
         torch.set_num_threads(config.torch_threads)
     try:
-        return _plan(obj, k, seed, config, device, progress, should_cancel, initial_grasps)
+        return _plan(obj, k, seed, config, device, progress, Control(deadline, should_cancel), initial_grasps)
     finally:
         torch.set_num_threads(threads)
 
 
-def _plan(obj, k: int, seed: int, config: PlannerConfig, device, progress, should_cancel,
+def _plan(obj, k: int, seed: int, config: PlannerConfig, device, progress, control: Control,
           initial_grasps) -> PlanResult:
     start = time.perf_counter()
-    deadline = start + config.time_budget_s * 0.85 if config.time_budget_s else None
+    deadline, budget = control.deadline, config.budget
+    clock_start = deadline.now()
+    short = deadline.enabled and deadline.budget_s < budget.short_s
     timings: dict[str, float] = {}
-    obj = _as_object(obj)
+    loaded = isinstance(obj, ObjectModel)
+    obj = _as_object(obj, config.max_faces)
+    if not loaded:
+        timings["load"] = time.perf_counter() - start
+    k, n, pool_note = pool_size(k, config, len(initial_grasps or ()))
+    initial_grasps = initial_grasps[:config.max_candidates] if initial_grasps else initial_grasps
     file_object = obj  # the physics ranking simulates the mesh as given (shares the physics test's CoACD cache)
+    # Its convex decomposition starts now, in the background: CoACD runs beside the SDF grid and the refinement.
+    physics = PhysicsScene(file_object, config, coarse=short) if config.physics_rank.enabled else None
     # Plan in a frame defined by the mesh itself (same result for a moved copy), map the grasps back at the end.
     to_canonical = canonical_transform(obj.mesh)
     plane = _plane_in_frame(config.support_plane, to_canonical)
@@ -91,16 +129,19 @@ def _plan(obj, k: int, seed: int, config: PlannerConfig, device, progress, shoul
     coupling = JointCoupling(config.coupling_ratio)
     u_limits = coupling.limits(device, torch.float32)
 
-    # The network method keeps the network's grasps: all G of them, plus jittered copies if k > G.
-    n = max(config.min_candidates, k * config.candidates_per_grasp) if config.method != "network" else k
     t0 = time.perf_counter()
     pos, rot, u = _initial(obj, n, hand, coupling, config, rng, initial_grasps, to_canonical, plane)
     n = pos.shape[0]
     timings["init"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    grid = GridObject(obj, config.sdf_voxel_m)  # one grid per plan: refinement and closing share it
+    # one grid per plan: refinement and closing share it (a short budget builds it from fewer samples)
+    grid = GridObject(obj, config.sdf_voxel_m, budget.sdf_surface_samples if short else None)
     timings["sdf_grid"] = time.perf_counter() - t0
 
+    # The object is ready: share what is left of the budget among the stages.
+    control.schedule = Schedule.split(deadline, budget.end_fraction, budget.refine_share, budget.close_share,
+                                      budget.rank_share)
+    refine_until = control.schedule.refine if deadline.enabled else None
     t0 = time.perf_counter()
     if config.method == "network":
         from diffgrasp.planning.refiner import RefineOutcome, RefineState
@@ -108,32 +149,36 @@ def _plan(obj, k: int, seed: int, config: PlannerConfig, device, progress, shoul
         outcome = RefineOutcome(RefineState(pos, rot, u, zeros, {}), 0, "succeeded")
     elif config.method == "dexgraspnet":
         from diffgrasp.planning.dexgraspnet import refine_dexgraspnet
-        outcome = refine_dexgraspnet(hand, grid, coupling, pos, rot, u, config, rng, progress, should_cancel,
-                                     deadline, start)
+        outcome = refine_dexgraspnet(hand, grid, coupling, pos, rot, u, config, rng, progress,
+                                     control.cancel_requested, refine_until, clock_start, clock=deadline.clock)
     else:
         energy = _diffgrasp_energy(hand, obj, grid, coupling, config, plane)
-        outcome = refine(pos, rot, u, energy, u_limits, config.optim, progress, should_cancel, deadline, start)
+        outcome = refine(pos, rot, u, energy, u_limits, config.optim, progress, control.cancel_requested,
+                         refine_until, clock_start, clock=deadline.clock)
     timings["refine"] = time.perf_counter() - t0
+    if outcome.status == "time_budget":
+        control.note(f"refinement stopped after {outcome.iterations} of {config.optim.iterations} iterations")
 
     t0 = time.perf_counter()
     to_file = np.linalg.inv(to_canonical)
     ranked, rejected = _postprocess(hand, obj, grid, coupling, outcome.state, config, to_file, plane, file_object,
-                                    timings)
+                                    timings, control, physics, (control.schedule.close, control.schedule.rank))
     timings["postprocess"] = time.perf_counter() - t0
-    if config.method == "diffgrasp" and outcome.status == "succeeded":
+    if config.method == "diffgrasp" and outcome.status == "succeeded" and not control.cancelled:
         t0 = time.perf_counter()
+        it_s = timings["refine"] / max(1, n * max(1, outcome.iterations))  # this machine's pace, for the budget
+        post_s = timings["postprocess"] / max(1, n)
         ranked, added, rejected = _reseed(ranked, rejected, k, hand, obj, grid, coupling, energy, u_limits, config,
-                                          to_file, plane, file_object, rng, progress, should_cancel, deadline, start,
-                                          timings)
+                                          to_file, plane, file_object, rng, progress, control, physics,
+                                          lambda count, its: count * (its * it_s + post_s), start, timings)
         n += added
         if added:
             timings["reseed"] = time.perf_counter() - t0
     picked = ranked.pick(k, config.post)
-    stopped = ((should_cancel is not None and should_cancel())
-               or (deadline is not None and time.perf_counter() > deadline))
-    if config.physics_rank.enabled and config.physics_rank.verify_per_grasp > 0 and not stopped:
+    if (config.physics_rank.enabled and config.physics_rank.verify_per_grasp > 0 and picked
+            and not control.stop(control.schedule.end)):
         t0 = time.perf_counter()
-        picked = _verified_pick(ranked, k, config, file_object)
+        picked = _verified_pick(ranked, k, config, file_object, physics, control, timings)
         timings["verify"] = time.perf_counter() - t0
     grasps = [ranked.grasps[i] for i in picked]
     timings["total"] = time.perf_counter() - start
@@ -143,34 +188,44 @@ def _plan(obj, k: int, seed: int, config: PlannerConfig, device, progress, shoul
         progress(ProgressInfo("postprocess", outcome.iterations, config.optim.iterations,
                               float(state.loss[best]), {kk: float(v[best]) for kk, v in state.terms.items()},
                               timings["total"]))
-    return PlanResult(grasps=grasps, status=outcome.status, iterations=outcome.iterations,
+    status = "cancelled" if control.cancelled else "time_budget" if control.notes else outcome.status
+    cut = f"time budget {deadline.budget_s:g} s: " if status == "time_budget" and control.notes else ""
+    message = "; ".join(filter(None, [pool_note, cut + ", ".join(control.notes) if control.notes else ""]))
+    return PlanResult(grasps=grasps, status=status, iterations=outcome.iterations,
                       best_loss=float(state.loss[best]), loss_terms={kk: float(v[best]) for kk, v in state.terms.items()},
-                      num_candidates=n, num_rejected=rejected, timings_s=timings)
+                      num_candidates=n, num_rejected=rejected, timings_s=timings, message=message)
 
 
 def _reseed(ranked: RankedCandidates, rejected: dict[str, int], k: int, hand: ShadowHand, obj: ObjectModel,
             grid: GridObject, coupling: JointCoupling, energy, u_limits: tuple[torch.Tensor, torch.Tensor],
             config: PlannerConfig, to_file: np.ndarray, plane: np.ndarray | None, file_object: ObjectModel,
-            rng: np.random.Generator, progress, should_cancel, deadline: float | None, start: float,
+            rng: np.random.Generator, progress, control: Control, physics: PhysicsScene | None,
+            round_seconds: Callable[[int, int], float], start: float,
             timings: dict[str, float]) -> tuple[RankedCandidates, int, dict[str, int]]:
     """Rounds of ``config.reseed``: while fewer than k distinct grasps hold in the physics ranking (score below
     ``good_score``) but some do, refine jittered copies of the holding ones (on the first round's ``energy``,
     reduced joints within ``u_limits``) and rank all rounds together.
 
-    Returns the merged ranking, the number of candidates added and the summed rejection counts. A round stops the
-    loop early when cancelled or past the deadline (its candidates are dropped: the earlier rounds are the best so
-    far)."""
+    Returns the merged ranking, the number of candidates added and the summed rejection counts. The loop stops
+    when cancelled or past the schedule's end; under a budget a round starts only if ``round_seconds(count,
+    iterations)`` (the first round's pace) says it ends in time, and a round cut short is dropped (the earlier
+    rounds are the best so far)."""
     rs = config.reseed
     if not config.physics_rank.enabled or rs.rounds == 0:
         return ranked, 0, rejected
     optim = dataclasses.replace(config.optim, iterations=rs.iterations)
+    end = control.schedule.end
     added = 0
     for _ in range(rs.rounds):
         picked = ranked.pick(k, config.post)
         good = [i for i in picked if ranked.score[i] < rs.good_score]
         if not good or len(good) >= k:
             break
-        if (should_cancel is not None and should_cancel()) or (deadline is not None and time.perf_counter() > deadline):
+        count = min(rs.candidates, rs.per_missing * (k - len(good))) if rs.per_missing else rs.candidates
+        if control.stop(end):
+            break
+        if control.budgeted and control.deadline.now() + round_seconds(count, rs.iterations) > end:
+            control.note("reseeding skipped")
             break
         if progress is not None:  # a stage change: the refinement's counters stay full, the loss is the best kept
             best_loss = min((g.metrics["loss"] for g in ranked.grasps), default=float("nan"))
@@ -178,15 +233,17 @@ def _reseed(ranked: RankedCandidates, rejected: dict[str, int], k: int, hand: Sh
                                   time.perf_counter() - start))
         as_t = lambda a: torch.as_tensor(a, dtype=hand.dtype, device=hand.device)  # noqa: E731
         seeds = (as_t(ranked.position[good]), as_t(ranked.rotation[good]), coupling.reduce(as_t(ranked.q22[good])))
-        count = min(rs.candidates, rs.per_missing * (k - len(good))) if rs.per_missing else rs.candidates
         pos, rot, u = jittered_copies(*seeds, count, rs.jitter_position_m, rs.jitter_rotation_rad,
                                       rs.jitter_joints_rad, u_limits, rng)
-        outcome = refine(pos, rot, u, energy, u_limits, optim, None, should_cancel, deadline, start)
+        outcome = refine(pos, rot, u, energy, u_limits, optim, None, control.cancel_requested,
+                         end if control.budgeted else None, clock=control.deadline.clock)
         if outcome.status != "succeeded":
+            if outcome.status == "time_budget":
+                control.note("a reseeding round cut short was dropped")
             break
         round_timings: dict[str, float] = {}
         more, more_rejected = _postprocess(hand, obj, grid, coupling, outcome.state, config, to_file, plane,
-                                           file_object, round_timings)
+                                           file_object, round_timings, control, physics, (end, end))
         for key in ("physics_rank", "decomposition"):
             if key in round_timings:
                 timings[key] = timings.get(key, 0.0) + round_timings[key]
@@ -196,34 +253,57 @@ def _reseed(ranked: RankedCandidates, rejected: dict[str, int], k: int, hand: Sh
     return ranked, added, rejected
 
 
-def _verified_pick(ranked: RankedCandidates, k: int, config: PlannerConfig, file_object: ObjectModel) -> list[int]:
+def _verified_pick(ranked: RankedCandidates, k: int, config: PlannerConfig, file_object: ObjectModel,
+                   physics: PhysicsScene | None = None, control: Control | None = None,
+                   timings: dict[str, float] | None = None) -> list[int]:
     """Indices of the k grasps to return, least moving under pushes of ``verify_push_s`` first (ties: the ranking's
     order). The best distinct physics-ranked candidates are re-simulated in ranking order: the first k, then twice
     as many as are still missing to k holding grasps (score below ``verify_holding_score``), and so on, at most
     ceil(verify_per_grasp · k) in all. Each verified grasp gets metrics ``push_displacement_m`` and
-    ``push_rotation_deg``."""
+    ``push_rotation_deg``. Under a budget grasps are verified ``budget.chunk`` at a time until the schedule's end;
+    when cut short the order is: verified and holding, not verified (ranking order), verified and failing."""
     from diffgrasp.planning.physics_rank import settle_simulator, verification_motion
 
     rank = config.physics_rank
+    budgeted = control is not None and control.budgeted
     picked = ranked.pick(math.ceil(rank.verify_per_grasp * k), config.post)
     pool = [i for i in picked if np.isfinite(ranked.score[i])]  # the rest never passed the physics ranking's checks
     rest = [i for i in picked if not np.isfinite(ranked.score[i])]
     if not pool:
         return picked[:k]
-    sim, _ = settle_simulator(file_object.mesh, file_object.name or "object", rank)
+    if physics is None:
+        sim, _ = settle_simulator(file_object.mesh, file_object.name or "object", rank)
+    else:
+        sim = physics.simulator(None if control is None else lambda: control.stop(control.schedule.end), timings)
+    if sim is None:
+        control.note("verification skipped")
+        return picked[:k]
     verified: list[int] = []
     scores = np.zeros(0)
-    batch = pool[:k]
-    while batch:
-        motion = verification_motion([ranked.grasps[i] for i in batch], sim, rank)
-        for i, d, r in zip(batch, motion.displacement_m, motion.rotation_deg, strict=True):
-            ranked.grasps[i].metrics.update(push_displacement_m=float(d), push_rotation_deg=float(r))
-        verified += batch
-        scores = np.concatenate([scores, motion.score(rank)])
+    batch, cut = pool[:k], False
+    while batch and not cut:
+        for part in (chunks(np.asarray(batch), config.budget.chunk, ramp=True) if budgeted else [np.asarray(batch)]):
+            end = control.schedule.end if budgeted else math.inf
+            if budgeted and (control.stop(end) or not control.fits("verify", len(part), end)):
+                cut = True
+                break
+            part = part.tolist()
+            with contextlib.nullcontext() if control is None else control.timed("verify", len(part)):
+                motion = verification_motion([ranked.grasps[i] for i in part], sim, rank)
+            for i, d, r in zip(part, motion.displacement_m, motion.rotation_deg, strict=True):
+                ranked.grasps[i].metrics.update(push_displacement_m=float(d), push_rotation_deg=float(r))
+            verified += part
+            scores = np.concatenate([scores, motion.score(rank)])
         missing = k - int((scores < rank.verify_holding_score).sum())
         batch = pool[len(verified):len(verified) + 2 * missing] if missing > 0 else []
     order = np.argsort(scores, kind="stable")
-    return ([verified[j] for j in order] + rest)[:k]
+    if not cut:
+        return ([verified[j] for j in order] + rest)[:k]
+    control.note(f"verification stopped after {len(verified)} grasps")
+    holding = scores < rank.verify_holding_score
+    unverified = [i for i in pool if i not in set(verified)]
+    return ([verified[j] for j in order if holding[j]] + unverified
+            + [verified[j] for j in order if not holding[j]] + rest)[:k]
 
 
 def _initial(obj: ObjectModel, n: int, hand: ShadowHand, coupling: JointCoupling, config: PlannerConfig,
@@ -363,6 +443,10 @@ class RankedCandidates:
                                 cat(self.position, other.position), cat(self.rotation, other.rotation),
                                 cat(self.q22, other.q22))
 
+    @staticmethod
+    def empty() -> RankedCandidates:
+        return RankedCandidates([], np.zeros(0), np.zeros((0, 3)), np.zeros((0, 3, 3)), np.zeros((0, 22)))
+
     def pick(self, k: int, post) -> list[int]:
         """Indices of the k best distinct grasps (``select_diverse`` with PostprocessConfig ``post``)."""
         return select_diverse(np.arange(len(self.grasps)), self.position, self.rotation, self.q22, k, post)
@@ -370,27 +454,56 @@ class RankedCandidates:
 
 def _postprocess(hand: ShadowHand, obj: ObjectModel, grid: GridObject, coupling: JointCoupling, state,
                  config: PlannerConfig, to_file: np.ndarray, plane: np.ndarray | None = None,
-                 file_object: ObjectModel | None = None, timings: dict[str, float] | None = None
-                 ) -> tuple[RankedCandidates, dict[str, int]]:
+                 file_object: ObjectModel | None = None, timings: dict[str, float] | None = None,
+                 control: Control | None = None, physics: PhysicsScene | None = None,
+                 until: tuple[float, float] = (math.inf, math.inf)) -> tuple[RankedCandidates, dict[str, int]]:
     """Close, measure, reject and rank; grasps are returned in the object file's frame (``to_file``), best first,
     not yet de-duplicated (``RankedCandidates.pick``).
 
     With ``config.physics_rank.enabled`` and ``file_object`` (the mesh in the file frame), valid candidates are ranked
-    by the object motion their closing causes in the physics test's scene first (``timings`` gets "physics_rank" and
-    "decomposition" seconds)."""
+    by the object motion their closing causes in the physics test's scene first (``physics``: that scene; ``timings``
+    gets "physics_rank" and "decomposition" seconds); not when ``control`` says cancelled. Under a budget
+    (``control.budgeted``) candidates are closed and measured in chunks, lowest loss first, until ``until[0]`` (the
+    first chunk until the schedule's end), and exact Q1 and the physics ranking stop at ``until[1]``; candidates not
+    measured are dropped, candidates not physics-ranked follow the ranked ones (``control`` notes both)."""
     from diffgrasp.losses import exact_q1
     from diffgrasp.planning.fast_object import self_penetration_depth
+    from diffgrasp.planning.postprocess import ClosedGrasps
 
     post = GraspPostprocessor(hand, obj, config.post, grid,
                               SurfaceSubsetHand(hand, config.post.closing_surface_stride), plane)
-    q22 = coupling.expand(state.u.detach())
-    pos, rot = state.position.detach(), state.rotation.detach()
-    if not _closing_enabled(config):
-        from diffgrasp.planning.postprocess import ClosedGrasps
-        closed = ClosedGrasps(pos, rot, q22, torch.zeros(pos.shape[0], 6, dtype=torch.bool, device=pos.device))
+    budgeted = control is not None and control.budgeted
+
+    def close_and_measure(st) -> tuple[ClosedGrasps, dict[str, torch.Tensor]]:
+        q22 = coupling.expand(st.u.detach())
+        pos, rot = st.position.detach(), st.rotation.detach()
+        if not _closing_enabled(config):
+            closed = ClosedGrasps(pos, rot, q22, torch.zeros(pos.shape[0], 6, dtype=torch.bool, device=pos.device))
+        else:
+            closed = post.close(pos, rot, q22)
+        return closed, post.measure(closed, lambda a, b, r: self_penetration_depth(a, b, r, hand.self_collision_pairs))
+
+    if not budgeted:
+        closed, m = close_and_measure(state)
     else:
-        closed = post.close(pos, rot, q22)
-    m = post.measure(closed, lambda a, b, r: self_penetration_depth(a, b, r, hand.self_collision_pairs))
+        order = np.argsort(state.loss.detach().cpu().numpy(), kind="stable")
+        parts, done = [], []
+        for i, idx in enumerate(chunks(order, config.budget.chunk, ramp=True)):
+            if control.past(control.schedule.end) or (i > 0 and (control.stop(until[0])
+                                                                 or not control.fits("close", len(idx), until[0]))):
+                break
+            with control.timed("close", len(idx)):
+                parts.append(close_and_measure(state.select(torch.as_tensor(idx, device=state.loss.device))))
+            done.append(idx)
+        if len(done) < len(chunks(order, config.budget.chunk, ramp=True)):
+            control.note(f"{sum(map(len, done))} of {len(order)} candidates post-processed")
+        if not done:
+            return RankedCandidates.empty(), {"penetration": 0, "self_collision": 0, "too_few_contacts": 0,
+                                              "below_support": 0}
+        state = state.select(torch.as_tensor(np.concatenate(done), device=state.loss.device))
+        closed = ClosedGrasps(*(torch.cat([getattr(c, f.name) for c, _ in parts])
+                                for f in dataclasses.fields(ClosedGrasps)))
+        m = {key: torch.cat([mm[key] for _, mm in parts]) for key in parts[0][1]}
     phases = post.phases(closed)
 
     pen = m["penetration"].cpu().numpy()
@@ -418,7 +531,14 @@ def _postprocess(hand: ShadowHand, obj: ObjectModel, grid: GridObject, coupling:
     # The network method returns k grasps even when fewer pass the checks: the failing ones after the valid ones,
     # least penetrating first, with their metrics (the user asked for the network's own grasps).
     keep_invalid = config.method == "network"
-    for i in np.flatnonzero(valid | keep_invalid):  # qhull per grasp: a few ms each, post-processing only
+    dropped = np.zeros(len(pen), dtype=bool)  # not measured in time (budget): not returned
+    todo = np.flatnonzero(valid | keep_invalid)
+    for count, i in enumerate(todo):  # qhull per grasp: a few ms each, post-processing only
+        if budgeted and control.stop(until[1]):
+            dropped[todo[count:]] = True
+            valid &= ~dropped
+            control.note(f"exact Q1 of {len(todo) - count} candidates skipped")
+            break
         for level, distance in enumerate(RANKING_DISTANCES_M):
             near = np.abs(dist[i]) <= distance
             if near.sum() >= 2:
@@ -432,25 +552,44 @@ def _postprocess(hand: ShadowHand, obj: ObjectModel, grid: GridObject, coupling:
     sq_q = phases["squeeze_joints"].cpu().numpy()
 
     settle, physics_score = None, None
-    if config.physics_rank.enabled and file_object is not None and valid.any():
-        from diffgrasp.planning.physics_rank import best_phase_variants
-        idx = np.flatnonzero(valid)
-        choice = best_phase_variants(post, closed, idx, {
-            "pregrasp_position": pre_pos[idx], "pregrasp_quat_wxyz": quats[idx][:, [3, 0, 1, 2]],
-            "grasp_position": pos_file[idx], "grasp_joints": q_np[idx]}, file_object, config)
-        motion = choice.motion
-        sq_q[idx], pre_q[idx] = choice.squeeze_joints, choice.pregrasp_joints
-        settle = np.full((2, len(pen)), np.nan)
-        settle[0, idx], settle[1, idx] = motion.displacement_m, motion.rotation_deg
-        physics_score = np.full(len(pen), np.inf)
-        physics_score[idx] = motion.score(config.physics_rank)
-        if timings is not None:
-            timings["physics_rank"] = motion.seconds
-            timings["decomposition"] = motion.decomposition_seconds
+    rank_cancelled = control is not None and control.cancel_requested()
+    if config.physics_rank.enabled and file_object is not None and valid.any() and not rank_cancelled:
+        from diffgrasp.planning.physics_rank import best_phase_variants, settle_simulator
+        if physics is None:
+            sim, decomposition_s = settle_simulator(file_object.mesh, file_object.name or "object",
+                                                    config.physics_rank)
+            if timings is not None:
+                timings["decomposition"] = decomposition_s
+        else:
+            # waiting for the decomposition (CoACD can take a minute) ends on cancel, or under a budget at its stage end
+            sim = physics.simulator(None if control is None else lambda: control.stop(until[1]), timings)
+        if sim is None:
+            control.note("physics ranking skipped (convex decomposition not ready)")
+        else:
+            settle = np.full((2, len(pen)), np.nan)
+            physics_score = np.full(len(pen), np.inf)
+            seconds, ranked_count, idx_all = 0.0, 0, np.flatnonzero(valid)
+            for idx in (chunks(idx_all, config.budget.chunk, ramp=True) if budgeted else [idx_all]):
+                if budgeted and (control.stop(until[1]) or not control.fits("rank", len(idx), until[1])):
+                    control.note(f"physics ranking of {len(idx_all) - ranked_count} candidates skipped")
+                    break
+                with control.timed("rank", len(idx)):
+                    choice = best_phase_variants(post, closed, idx, {
+                        "pregrasp_position": pre_pos[idx], "pregrasp_quat_wxyz": quats[idx][:, [3, 0, 1, 2]],
+                        "grasp_position": pos_file[idx], "grasp_joints": q_np[idx]}, file_object, config, sim=sim)
+                motion = choice.motion
+                sq_q[idx], pre_q[idx] = choice.squeeze_joints, choice.pregrasp_joints
+                settle[0, idx], settle[1, idx] = motion.displacement_m, motion.rotation_deg
+                physics_score[idx] = motion.score(config.physics_rank)
+                seconds += motion.seconds
+                ranked_count += len(idx)
+            if timings is not None:
+                timings["physics_rank"] = seconds
     # Only valid grasps are returned, ranked by the physics score (when on), then exact Q1 (2 mm, then 3 mm, then
     # 5 mm contacts), then by loss.
     loss = state.loss.detach().cpu().numpy()
     order_valid = ranking_order(q1, loss, valid, pen if keep_invalid else None, physics_score)
+    order_valid = order_valid[~dropped[order_valid]]
     q1 = q1[0]
 
     grasps = []

@@ -182,9 +182,60 @@ class ReseedConfig:
                 raise ValueError(f"planner.reseed.{name}: must be >= 0, got {getattr(self, name)}")
 
 
+def _budget_coacd() -> CoacdConfig:
+    return CoacdConfig(threshold=0.2, max_convex_hull=4, preprocess_resolution=20, resolution=300,
+                       mcts_iterations=20, mcts_nodes=10)
+
+
+@dataclasses.dataclass(frozen=True)
+class BudgetConfig:
+    """How a time budget (``time_budget_s`` or ``plan --time-budget``) is shared; without one nothing here applies.
+
+    The budget runs from when planning is asked for (the CLI: before reading the mesh) and covers everything.
+    Planning returns by ``end_fraction`` of it (the rest: writing the file, exiting). Once the object is ready (mesh,
+    SDF grid), the time left until then is shared by cumulative shares: refinement stops at ``refine_share``,
+    closing and exact measuring take further chunks of candidates (best loss first: 4, 8, then ``chunk`` at a time)
+    until ``close_share``, exact Q1 and the physics ranking (in chunks too) until ``rank_share``, reseeding rounds
+    (only when the first round's pace says one fits) and verification (in chunks) until the end. Candidates not
+    post-processed by then are dropped; the result has status "time_budget" and says what was cut.
+
+    Budgets shorter than ``short_s`` use cheaper preprocessing: an SDF grid from ``sdf_surface_samples`` surface
+    samples (~0.4 s less), and, when the physics ranking's own decomposition is not cached, the ``coacd`` settings
+    below (about 3 s on a YCB mesh instead of about 70 s), computed in the background while refinement runs.
+    The physics ranking is skipped if even that is not ready by its stage end.
+    """
+
+    end_fraction: float = 0.93
+    refine_share: float = 0.35
+    close_share: float = 0.6
+    rank_share: float = 0.85
+    chunk: int = 16
+    short_s: float = 30.0
+    sdf_surface_samples: int = 100_000
+    coacd: CoacdConfig = dataclasses.field(default_factory=_budget_coacd)
+
+    def __post_init__(self) -> None:
+        if not 0 < self.end_fraction <= 1:
+            raise ValueError(f"planner.budget.end_fraction: must be in (0, 1], got {self.end_fraction}")
+        if not 0 <= self.refine_share <= self.close_share <= self.rank_share <= 1:
+            raise ValueError("planner.budget: 0 <= refine_share <= close_share <= rank_share <= 1 required, got "
+                             f"{self.refine_share}, {self.close_share}, {self.rank_share}")
+        if self.chunk < 1 or self.sdf_surface_samples < 1000:
+            raise ValueError(f"planner.budget: chunk >= 1 and sdf_surface_samples >= 1000 required, got {self.chunk} "
+                             f"and {self.sdf_surface_samples}")
+
+
 @dataclasses.dataclass(frozen=True)
 class PlannerConfig:
-    """All planner settings. ``candidates_per_grasp`` × k candidates are refined together."""
+    """All planner settings. ``candidates_per_grasp`` × k candidates are refined together.
+
+    Limits: at most ``max_candidates`` candidates are refined (memory and time grow linearly with them: about 1 GB
+    and a few seconds per iteration at 1024 on the 2-core box), so k is capped to max_candidates //
+    candidates_per_grasp (the network method: max_candidates), with a note in the result's message. Meshes with more
+    than ``max_faces`` faces (null: no limit) are simplified by quadric decimation first, with a warning
+    (diffgrasp.geometry.simplify): 200k faces keep every per-mesh step under a second or so; detail below the SDF
+    grid's 2 mm cells does not change a grasp.
+    """
 
     method: str = "diffgrasp"
     # With the full 80 iterations random starts, half of them pinch starts, pass the most on the val split: 70.8 %
@@ -197,7 +248,10 @@ class PlannerConfig:
     network_checkpoint: str | None = None
     candidates_per_grasp: int = 4
     min_candidates: int = 64
+    max_candidates: int = 1024
+    max_faces: int | None = 200_000
     time_budget_s: float | None = None
+    budget: BudgetConfig = dataclasses.field(default_factory=BudgetConfig)
     # torch intra-op threads while planning on the CPU (0 = leave torch's setting). The planner's tensors are small
     # (64 candidates × a few thousand points): one thread was 4–8× faster than two on the 2-core dev box.
     torch_threads: int = 1
@@ -230,6 +284,11 @@ class PlannerConfig:
             raise ValueError(f"planner.init: {self.init!r} is not one of {', '.join(INITS)}")
         if self.candidates_per_grasp < 1 or self.min_candidates < 1:
             raise ValueError("planner: candidates_per_grasp and min_candidates must be >= 1")
+        if self.max_candidates < max(self.min_candidates, self.candidates_per_grasp):
+            raise ValueError(f"planner.max_candidates: must be >= min_candidates and candidates_per_grasp, got "
+                             f"{self.max_candidates}")
+        if self.max_faces is not None and self.max_faces < 4:
+            raise ValueError(f"planner.max_faces: must be >= 4 or null, got {self.max_faces}")
         if self.refine_chunk < 0:
             raise ValueError(f"planner.refine_chunk: must be >= 0, got {self.refine_chunk}")
         if self.torch_threads < 0:

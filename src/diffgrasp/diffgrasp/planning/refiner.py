@@ -47,9 +47,10 @@ def refine(position: torch.Tensor, rotation: torch.Tensor, u: torch.Tensor, ener
            u_limits: tuple[torch.Tensor, torch.Tensor], config: OptimConfig,
            progress: Callable[[ProgressInfo], None] | None = None,
            should_cancel: Callable[[], bool] | None = None, deadline: float | None = None,
-           start_time: float | None = None) -> RefineOutcome:
-    """Minimise ``energy`` from the given candidates; cancellation and the deadline are checked every iteration."""
-    start_time = start_time or time.perf_counter()
+           start_time: float | None = None, clock: Callable[[], float] = time.perf_counter) -> RefineOutcome:
+    """Minimise ``energy`` from the given candidates; cancellation and the deadline (a ``clock`` value) are checked
+    every iteration."""
+    start_time = start_time or clock()
     pos = position.detach().clone().requires_grad_(True)
     rot6 = matrix_to_rotation6d(rotation.detach()).clone().requires_grad_(True)
     uu = u.detach().clone().requires_grad_(True)
@@ -72,13 +73,13 @@ def refine(position: torch.Tensor, rotation: torch.Tensor, u: torch.Tensor, ener
         if progress is not None and (it % config.feedback_every == 0 or it == config.iterations):
             i = int(best.loss.argmin())
             progress(ProgressInfo("refine", it, config.iterations, float(best.loss[i]),
-                                  {k: float(v[i]) for k, v in best.terms.items()}, time.perf_counter() - start_time))
+                                  {k: float(v[i]) for k, v in best.terms.items()}, clock() - start_time))
         if it == config.iterations:
             break
         if should_cancel is not None and should_cancel():
             status = "cancelled"
             break
-        if deadline is not None and time.perf_counter() > deadline:
+        if deadline is not None and clock() >= deadline:
             status = "time_budget"
             break
         frac = it / max(1, config.iterations - 1)

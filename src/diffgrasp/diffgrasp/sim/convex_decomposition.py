@@ -11,6 +11,8 @@ import dataclasses
 import hashlib
 import json
 import os
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -103,4 +105,47 @@ def convex_pieces(mesh: trimesh.Trimesh, config: CoacdConfig = CoacdConfig(), us
     return pieces
 
 
-__all__ = ["CoacdConfig", "Piece", "cache_dir", "convex_pieces", "mesh_key"]
+def is_cached(mesh: trimesh.Trimesh, config: CoacdConfig = CoacdConfig()) -> bool:
+    """Whether ``convex_pieces(mesh, config)`` is answered without running CoACD (a cache entry, or a convex mesh)."""
+    return (cache_dir() / f"{mesh_key(mesh, config)}.npz").is_file() or bool(mesh.is_convex)
+
+
+class DecompositionJob:
+    """``convex_pieces`` of a copy of ``mesh`` in a background thread (CoACD releases the GIL, so it runs beside
+    the caller's work on the second core). ``result(stop)`` waits while polling ``stop``, so that a deadline or a
+    cancel request is honoured during a CoACD run of a minute; an abandoned job still finishes and fills the cache
+    (the next plan of the same mesh finds it). A daemon thread: it never keeps the process alive."""
+
+    def __init__(self, mesh: trimesh.Trimesh, config: CoacdConfig = CoacdConfig(), name: str = "") -> None:
+        self.config = config
+        self._pieces: list[Piece] | None = None
+        self._error: BaseException | None = None
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(mesh.copy(), config, name), daemon=True,
+                                        name=f"convex decomposition {name}".strip())
+        self._thread.start()
+
+    def _run(self, mesh: trimesh.Trimesh, config: CoacdConfig, name: str) -> None:
+        try:
+            self._pieces = convex_pieces(mesh, config, progress=False, name=name)
+        except BaseException as err:  # re-raised in the waiting thread
+            self._error = err
+        finally:
+            self._done.set()
+
+    @property
+    def done(self) -> bool:
+        return self._done.is_set()
+
+    def result(self, stop: Callable[[], bool] | None = None, poll_s: float = 0.05) -> list[Piece] | None:
+        """The pieces, or None when ``stop()`` turned True first (polled every ``poll_s``); CoACD's error if it
+        failed."""
+        while not self._done.wait(poll_s):
+            if stop is not None and stop():
+                return None
+        if self._error is not None:
+            raise self._error
+        return self._pieces
+
+
+__all__ = ["CoacdConfig", "DecompositionJob", "Piece", "cache_dir", "convex_pieces", "is_cached", "mesh_key"]

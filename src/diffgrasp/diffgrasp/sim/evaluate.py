@@ -247,7 +247,8 @@ def load_partial_report(path: str | os.PathLike, inputs: dict[str, Any]) -> dict
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise DiffgraspError(f"{path}: cannot resume: not a readable evaluation report ({type(err).__name__})") from None
+        raise DiffgraspError(f"{path}: cannot resume: not a readable evaluation report "
+                             f"({type(err).__name__})") from None
     if not isinstance(data, dict) or data.get("format") != REPORT_FORMAT or not isinstance(data.get("grasps"), list):
         raise DiffgraspError(f"{path}: cannot resume: not a {REPORT_FORMAT} report")
     theirs = data.get("inputs") if isinstance(data.get("inputs"), dict) else {}
