@@ -17,7 +17,8 @@ import trimesh
 from diffgrasp.errors import DiffgraspWarning
 from diffgrasp.geometry.mesh_validation import MeshValidationError
 
-BUDGET_KEY = "planner.max_faces"  # where the face budget is configured (config/planner.yaml)
+# where the face budget is configured (config/planner.yaml)
+BUDGET_KEY = "planner.max_faces, or planner.budget.max_faces under a short time budget"
 
 
 def decimate(mesh: trimesh.Trimesh, max_faces: int) -> trimesh.Trimesh:
@@ -58,10 +59,10 @@ def simplify_to_budget(mesh: trimesh.Trimesh, max_faces: int | None, source: str
     if not (after and simple.is_watertight and simple.is_winding_consistent and simple.volume > 0):
         raise MeshValidationError(
             f"{source}: {before} faces exceed the face budget of {max_faces} ({BUDGET_KEY}) and quadric decimation "
-            f"to {after} faces left the mesh open; simplify it yourself (e.g. MeshLab, Blender) or raise "
-            f"{BUDGET_KEY} in a --config file")
+            f"to {after} faces left the mesh open; simplify it yourself (e.g. MeshLab, Blender) or raise the face "
+            "budget in a --config file")
     warnings.warn(f"{source}: simplified from {before} to {after} faces by quadric decimation (face budget "
-                  f"{max_faces}, {BUDGET_KEY})", DiffgraspWarning, stacklevel=3)  # the caller of the loader
+                  f"{max_faces}: {BUDGET_KEY})", DiffgraspWarning, stacklevel=3)  # the caller of the loader
     return simple
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
+import os
 import time
 from collections.abc import Callable, Iterator
 
@@ -19,13 +20,32 @@ import numpy as np
 Clock = Callable[[], float]
 
 
-class Deadline:
-    """``budget_s`` seconds (None: no budget) from ``start`` (default: now) on ``clock`` (seconds, monotonic)."""
+def process_start(clock: Clock = time.perf_counter) -> float | None:
+    """The ``clock`` value (perf_counter's by default) at which this process started, from Linux's /proc (its start
+    time in clock ticks since boot and the uptime); None where that is not available."""
+    try:
+        with open("/proc/self/stat", encoding="ascii") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        with open("/proc/uptime", encoding="ascii") as fh:
+            uptime = float(fh.read().split()[0])
+        age = uptime - int(fields[19]) / os.sysconf("SC_CLK_TCK")  # field 22 of stat: starttime
+    except (OSError, ValueError, IndexError):
+        return None
+    return clock() - max(0.0, age)
 
-    def __init__(self, budget_s: float | None, start: float | None = None, clock: Clock = time.perf_counter) -> None:
+
+class Deadline:
+    """``budget_s`` seconds (None: no budget) from ``start`` (default: now) on ``clock`` (seconds, monotonic), of
+    which the last ``reserve_s`` are kept for the caller (the CLI: writing the output and the process's exit)."""
+
+    def __init__(self, budget_s: float | None, start: float | None = None, clock: Clock = time.perf_counter,
+                 reserve_s: float = 0.0) -> None:
         if budget_s is not None and not budget_s > 0:
             raise ValueError(f"time budget: must be > 0 s, got {budget_s}")
+        if not 0 <= reserve_s:
+            raise ValueError(f"reserve_s: must be >= 0 s, got {reserve_s}")
         self.budget_s = budget_s
+        self.reserve_s = reserve_s
         self.clock = clock
         self.start = clock() if start is None else start
 
@@ -41,8 +61,8 @@ class Deadline:
         return self.clock() - self.start
 
     def at(self, fraction: float = 1.0) -> float:
-        """The clock value at ``fraction`` of the budget (inf without a budget)."""
-        return math.inf if self.budget_s is None else self.start + fraction * self.budget_s
+        """The clock value at ``fraction`` of the budget less the reserve (inf without a budget)."""
+        return math.inf if self.budget_s is None else self.start + fraction * self.budget_s - self.reserve_s
 
     def remaining(self, fraction: float = 1.0) -> float:
         """Seconds until ``fraction`` of the budget is spent (inf without a budget; negative once passed)."""

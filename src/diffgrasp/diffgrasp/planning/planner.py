@@ -39,6 +39,14 @@ CONTACT_METRIC_DISTANCE_M = 0.002  # candidates within this of the surface count
 RANKING_DISTANCES_M = (CONTACT_METRIC_DISTANCE_M, 0.003, 0.005)  # contact distances of the ranking's Q1 keys
 
 
+def face_budget(config: PlannerConfig, deadline: Deadline) -> int | None:
+    """The largest mesh (faces) planned as given: ``config.max_faces``, or under a short time budget (see
+    BudgetConfig) ``config.budget.max_faces`` when smaller."""
+    if deadline.enabled and deadline.budget_s < config.budget.short_s:
+        return min(config.budget.max_faces, config.max_faces or config.budget.max_faces)
+    return config.max_faces
+
+
 def _as_object(obj: ObjectModel | str | os.PathLike, max_faces: int | None) -> ObjectModel:
     """A mesh path loaded, or an ObjectModel as given; either simplified when above ``max_faces`` (with a warning)."""
     if isinstance(obj, ObjectModel):
@@ -110,7 +118,7 @@ def _plan(obj, k: int, seed: int, config: PlannerConfig, device, progress, contr
     short = deadline.enabled and deadline.budget_s < budget.short_s
     timings: dict[str, float] = {}
     loaded = isinstance(obj, ObjectModel)
-    obj = _as_object(obj, config.max_faces)
+    obj = _as_object(obj, face_budget(config, deadline))
     if not loaded:
         timings["load"] = time.perf_counter() - start
     k, n, pool_note = pool_size(k, config, len(initial_grasps or ()))
@@ -464,8 +472,9 @@ def _postprocess(hand: ShadowHand, obj: ObjectModel, grid: GridObject, coupling:
     by the object motion their closing causes in the physics test's scene first (``physics``: that scene; ``timings``
     gets "physics_rank" and "decomposition" seconds); not when ``control`` says cancelled. Under a budget
     (``control.budgeted``) candidates are closed and measured in chunks, lowest loss first, until ``until[0]`` (the
-    first chunk until the schedule's end), and exact Q1 and the physics ranking stop at ``until[1]``; candidates not
-    measured are dropped, candidates not physics-ranked follow the ranked ones (``control`` notes both)."""
+    first chunk until the schedule's end), exact Q1 stops at the schedule's end and the physics ranking at
+    ``until[1]``; candidates not measured are dropped, candidates not physics-ranked follow the ranked ones
+    (``control`` notes both)."""
     from diffgrasp.losses import exact_q1
     from diffgrasp.planning.fast_object import self_penetration_depth
     from diffgrasp.planning.postprocess import ClosedGrasps
@@ -534,7 +543,8 @@ def _postprocess(hand: ShadowHand, obj: ObjectModel, grid: GridObject, coupling:
     dropped = np.zeros(len(pen), dtype=bool)  # not measured in time (budget): not returned
     todo = np.flatnonzero(valid | keep_invalid)
     for count, i in enumerate(todo):  # qhull per grasp: a few ms each, post-processing only
-        if budgeted and control.stop(until[1]):
+        # (cheap next to closing: a closed candidate gets its Q1 until the schedule's end, not the ranking's)
+        if budgeted and control.stop(control.schedule.end):
             dropped[todo[count:]] = True
             valid &= ~dropped
             control.note(f"exact Q1 of {len(todo) - count} candidates skipped")

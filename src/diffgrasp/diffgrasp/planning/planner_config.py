@@ -191,35 +191,45 @@ def _budget_coacd() -> CoacdConfig:
 class BudgetConfig:
     """How a time budget (``time_budget_s`` or ``plan --time-budget``) is shared; without one nothing here applies.
 
-    The budget runs from when planning is asked for (the CLI: before reading the mesh) and covers everything.
-    Planning returns by ``end_fraction`` of it (the rest: writing the file, exiting). Once the object is ready (mesh,
+    The budget runs from when planning is asked for (the CLI: when it starts parsing arguments) and covers
+    everything. Planning returns by ``end_fraction`` of it; ``plan`` keeps a further ``exit_reserve_s`` for writing
+    the file and the process's exit (Python's teardown of torch, warp and trimesh takes ~1 s on the 2-core box), so
+    that the whole command ends within the budget. Once the object is ready (mesh,
     SDF grid), the time left until then is shared by cumulative shares: refinement stops at ``refine_share``,
     closing and exact measuring take further chunks of candidates (best loss first: 4, 8, then ``chunk`` at a time)
     until ``close_share``, exact Q1 and the physics ranking (in chunks too) until ``rank_share``, reseeding rounds
     (only when the first round's pace says one fits) and verification (in chunks) until the end. Candidates not
     post-processed by then are dropped; the result has status "time_budget" and says what was cut.
 
-    Budgets shorter than ``short_s`` use cheaper preprocessing: an SDF grid from ``sdf_surface_samples`` surface
-    samples (~0.4 s less), and, when the physics ranking's own decomposition is not cached, the ``coacd`` settings
-    below (about 3 s on a YCB mesh instead of about 70 s), computed in the background while refinement runs.
-    The physics ranking is skipped if even that is not ready by its stage end.
+    Budgets shorter than ``short_s`` use cheaper preprocessing: meshes above ``max_faces`` faces are simplified to
+    that (instead of the planner's max_faces; the initial poses' convex hull steps cost ~7 s at 200k faces of a
+    convex mesh, 0.5 s at 20k), an SDF grid from ``sdf_surface_samples`` surface samples (~0.4 s less), and, when
+    the physics ranking's own decomposition is not cached, the ``coacd`` settings below (about 3 s on a YCB mesh
+    instead of about 70 s), computed in the background while refinement runs. The physics ranking is skipped if
+    even that is not ready by its stage end.
     """
 
     end_fraction: float = 0.93
+    exit_reserve_s: float = 1.0
     refine_share: float = 0.35
     close_share: float = 0.6
     rank_share: float = 0.85
     chunk: int = 16
     short_s: float = 30.0
+    max_faces: int = 20_000
     sdf_surface_samples: int = 100_000
     coacd: CoacdConfig = dataclasses.field(default_factory=_budget_coacd)
 
     def __post_init__(self) -> None:
         if not 0 < self.end_fraction <= 1:
             raise ValueError(f"planner.budget.end_fraction: must be in (0, 1], got {self.end_fraction}")
+        if not self.exit_reserve_s >= 0:
+            raise ValueError(f"planner.budget.exit_reserve_s: must be >= 0, got {self.exit_reserve_s}")
         if not 0 <= self.refine_share <= self.close_share <= self.rank_share <= 1:
             raise ValueError("planner.budget: 0 <= refine_share <= close_share <= rank_share <= 1 required, got "
                              f"{self.refine_share}, {self.close_share}, {self.rank_share}")
+        if self.max_faces < 4:
+            raise ValueError(f"planner.budget.max_faces: must be >= 4, got {self.max_faces}")
         if self.chunk < 1 or self.sdf_surface_samples < 1000:
             raise ValueError(f"planner.budget: chunk >= 1 and sdf_surface_samples >= 1000 required, got {self.chunk} "
                              f"and {self.sdf_surface_samples}")
