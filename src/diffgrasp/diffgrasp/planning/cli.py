@@ -99,6 +99,10 @@ def run(args: argparse.Namespace) -> int:
     deadline = Deadline(config.time_budget_s, start=started, reserve_s=config.budget.exit_reserve_s)
     # The output is locked from here on: a second plan writing it fails now, not after planning.
     with output_lock(output), _stop_requests(args.save_partial) as stop:
+        if deadline.passed(config.budget.end_fraction):  # start-up (interpreter, imports) took it all
+            print(f"diffgrasp plan: error: the time budget of {deadline.budget_s:g} s was spent starting up "
+                  f"({deadline.elapsed():.1f} s) before the mesh was read; {output} not written", file=sys.stderr)
+            return 1
         obj = ObjectModel.from_file(args.object, scale=args.scale, repair=args.repair,
                                     max_faces=face_budget(config, deadline))
         with tqdm(total=config.optim.iterations, desc=f"plan {obj.name}", unit="it", file=sys.stderr) as bar:

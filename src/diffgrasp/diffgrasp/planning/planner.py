@@ -122,6 +122,11 @@ def _plan(obj, k: int, seed: int, config: PlannerConfig, device, progress, contr
     if not loaded:
         timings["load"] = time.perf_counter() - start
     k, n, pool_note = pool_size(k, config, len(initial_grasps or ()))
+    if deadline.passed(budget.end_fraction):  # nothing can be planned in what is left: say so at once
+        timings.update(refine=0.0, total=time.perf_counter() - start)
+        return PlanResult([], status="time_budget", timings_s=timings,
+                          message="; ".join(filter(None, [pool_note, f"time budget {deadline.budget_s:g} s: spent "
+                                                          f"before planning started ({deadline.elapsed():.1f} s)"])))
     initial_grasps = initial_grasps[:config.max_candidates] if initial_grasps else initial_grasps
     file_object = obj  # the physics ranking simulates the mesh as given (shares the physics test's CoACD cache)
     # Its convex decomposition starts now, in the background: CoACD runs beside the SDF grid and the refinement.
@@ -145,6 +150,8 @@ def _plan(obj, k: int, seed: int, config: PlannerConfig, device, progress, contr
     # one grid per plan: refinement and closing share it (a short budget builds it from fewer samples)
     grid = GridObject(obj, config.sdf_voxel_m, budget.sdf_surface_samples if short else None)
     timings["sdf_grid"] = time.perf_counter() - t0
+    if deadline.passed(budget.end_fraction):
+        control.note("spent on preprocessing")
 
     # The object is ready: share what is left of the budget among the stages.
     control.schedule = Schedule.split(deadline, budget.end_fraction, budget.refine_share, budget.close_share,

@@ -153,15 +153,22 @@ def test_refinement_stops_at_its_deadline_on_the_clock_it_is_given():
     assert out.status == "time_budget" and 0 < out.iterations < 10
 
 
-def test_spent_budget_returns_at_once_with_what_it_has(box_path):
-    """A budget already spent when planning starts: no refinement step, nothing closed (the budget wins over
-    having a result), status time_budget and a message saying what was cut; a budget spent during refinement
-    still closes a first small chunk."""
+def test_budget_spent_in_preprocessing_skips_every_later_stage(box_path, monkeypatch):
+    """The SDF grid takes the rest of the budget: no refinement step, nothing closed (the budget wins over having
+    a result), no physics ranking or verification, status time_budget and a message saying what was cut."""
+    import diffgrasp.planning.planner as planner_module
+
     clock = FakeClock()
-    deadline = Deadline(5.0, start=clock() - 50.0, clock=clock)
-    result = plan_grasps(box_path, k=4, seed=3, config=SMALL, deadline=deadline)
+    real_grid = planner_module.GridObject
+
+    def slow_grid(*args, **kwargs):
+        clock.t += 100.0
+        return real_grid(*args, **kwargs)
+
+    monkeypatch.setattr(planner_module, "GridObject", slow_grid)
+    result = plan_grasps(box_path, k=4, seed=3, config=SMALL, deadline=Deadline(5.0, clock=clock))
     assert result.status == "time_budget" and result.iterations == 0 and result.grasps == []
-    assert result.message == ("time budget 5 s: refinement stopped after 0 of 15 iterations, "
+    assert result.message == ("time budget 5 s: spent on preprocessing, refinement stopped after 0 of 15 iterations, "
                               "0 of 8 candidates post-processed")
     assert "verify" not in result.timings_s and "physics_rank" not in result.timings_s
 
@@ -245,3 +252,11 @@ def test_refiner_adam_equals_torch_adam():
         opt.step()
         ref_opt.step()
     assert all(torch.equal(a, b) for a, b in zip(ours, ref, strict=True))
+
+
+def test_budget_spent_before_planning_returns_at_once(box_path):
+    """Loading took the whole budget: nothing else runs (no SDF grid, no refinement), and the message says why."""
+    clock = FakeClock()
+    result = plan_grasps(box_path, k=4, seed=3, config=SMALL, deadline=Deadline(2.0, start=clock() - 10, clock=clock))
+    assert result.status == "time_budget" and result.grasps == [] and "sdf_grid" not in result.timings_s
+    assert result.message == "time budget 2 s: spent before planning started (10.0 s)"
