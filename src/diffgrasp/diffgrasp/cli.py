@@ -32,15 +32,15 @@ COMMANDS: dict[str, str] = {
 }
 
 
+# Top-level packages a command needs besides diffgrasp itself (located, not imported: see _available).
+REQUIRES: dict[str, tuple[str, ...]] = {"ros-sim": ("diffgrasp_ros", "rclpy")}
+
+
 def _available() -> dict[str, str]:
-    out = {}
-    for name, module in COMMANDS.items():
-        try:
-            if importlib.util.find_spec(module) is not None:
-                out[name] = module
-        except ModuleNotFoundError:
-            continue
-    return out
+    """The commands whose packages are installed. Only top-level packages are located: ``find_spec`` of a submodule
+    would import its parents (torch, mujoco, open3d: seconds of start-up for every command)."""
+    return {name: module for name, module in COMMANDS.items()
+            if all(importlib.util.find_spec(top) is not None for top in REQUIRES.get(name, ()))}
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:

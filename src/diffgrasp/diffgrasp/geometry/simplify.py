@@ -2,8 +2,8 @@
 
 A 1.3-million-face mesh costs seconds in every per-mesh step (validation, centre of mass, the SDF grid, the convex
 decomposition) and gigabytes in the closing sweeps; grasping does not need that detail (the SDF grid has 2 mm cells).
-Backend: ``fast_simplification`` through trimesh (~2 s for 1.3 M faces on the 2-core box) when installed, else
-Open3D's ``simplify_quadric_decimation`` (a dependency already; ~16 s for the same mesh). Vertices move by the
+Backend: ``fast_simplification`` through trimesh (a declared dependency; ~2 s for 1.3 M faces on the 2-core box);
+Open3D's ``simplify_quadric_decimation`` (~16 s for the same mesh) where an install lacks it. Vertices move by the
 decimation (a fraction of a triangle's size), the frame does not.
 """
 
