@@ -86,9 +86,15 @@ def build_parser() -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     check_output_dir(args.out, "OUT")  # before any planning or training
     cfg, net_cfg = _configs(args)
+    import contextlib
+    import os
+
     from diffgrasp.io import output_lock
 
-    with output_lock(args.out):  # one writer per data or run folder; a second one fails with one line
+    # One writer per data or run folder; a second one fails with one line. Under torchrun the ranks of one run share
+    # the folder: rank 0 holds the lock for all of them.
+    lock = output_lock(args.out) if int(os.environ.get("RANK", "0")) == 0 else contextlib.nullcontext()
+    with lock:
         return _run_locked(args, cfg, net_cfg)
 
 

@@ -29,6 +29,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                      help="read .db3/.bag recording(s), one per camera")
     src.add_argument("--simulate", metavar="OBJECT", type=existing_file,
                      help="render a simulated rig looking at this mesh (metres)")
+    p.add_argument("--repair", action="store_true", help="--simulate: fill holes and fix winding of the mesh first")
     p.add_argument("--noise", choices=("realsense", "none"), default="realsense", help="simulated depth noise")
     p.add_argument("--seed", type=non_negative_int, default=0, help="noise seed (simulation)")
     p.add_argument("--depth-format", choices=("png", "npy"), default="png",
@@ -69,12 +70,15 @@ def _capture(args: argparse.Namespace, out: Path) -> int:
 
     from diffgrasp.perception.rig import load_rig
 
-    if args.simulate:  # simulate_capture validates the mesh as `plan` does before it renders anything
+    mesh = None
+    if args.simulate:  # the mesh is loaded once and validated as `plan` does before anything is rendered
+        from diffgrasp.geometry.mesh_validation import load_object_mesh
         from diffgrasp.perception.simulate import ring_rig, simulate_capture
 
+        mesh = load_object_mesh(args.simulate, repair=args.repair)
         cams = args.cameras or (DEFAULT_SIM_CAMERAS if DEFAULT_SIM_CAMERAS.is_file() else None)
         rig = load_rig(cams, args.camera) if cams else ring_rig(4).select(args.camera)
-        captures = [simulate_capture(args.simulate, rig, noise=args.noise, seed=args.seed + 1000 * k)
+        captures = [simulate_capture(mesh, rig, noise=args.noise, seed=args.seed + 1000 * k)
                     for k in tqdm(range(args.frames), desc="simulate", disable=args.frames == 1)]
     else:
         from diffgrasp.perception.realsense import capture_frames
@@ -95,7 +99,11 @@ def _capture(args: argparse.Namespace, out: Path) -> int:
         from diffgrasp.io import atomic_write
 
         truth = TRUTH_MESH.with_suffix(Path(args.simulate).suffix.lower())
-        atomic_write(out / truth, lambda p: shutil.copyfile(args.simulate, p))
+        if args.repair:  # the repaired mesh is the one the cameras saw
+            truth = TRUTH_MESH
+            atomic_write(out / truth, lambda p: mesh.export(p, file_type="obj"))
+        else:
+            atomic_write(out / truth, lambda p: shutil.copyfile(args.simulate, p))
         meta["object_mesh"] = str(truth)
     path = write_capture(out, median_capture(captures), meta, depth_format=args.depth_format)
     valid = [float(np.isfinite(d).mean()) for d in captures[0].depth]

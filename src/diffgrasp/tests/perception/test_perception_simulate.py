@@ -150,3 +150,19 @@ def test_simulate_warns_about_disconnected_parts(tmp_path):
     with pytest.warns(DiffgraspWarning, match=r"two\.obj: mesh has 2 disconnected parts"):
         cap = simulate_capture(path, ring_rig(2, width=64, height=48, fx=40.0), noise="none")
     assert np.isfinite(cap.depth).any()
+
+
+def test_capture_simulate_repair_uses_and_keeps_the_repaired_mesh(tmp_path, capsys):
+    """The hint's --repair exists on capture too: an inverted box is refused without it, captured with it, and the
+    capture's true-mesh copy is the repaired (outward-wound, watertight) mesh the cameras saw."""
+    from diffgrasp.cli import main
+
+    box = trimesh.creation.box(extents=(0.05, 0.06, 0.04))
+    path = tmp_path / "inverted.obj"
+    trimesh.Trimesh(box.vertices, box.faces[:, ::-1]).export(path)
+    assert main(["capture", "--simulate", str(path), "-o", str(tmp_path / "no")]) == 2
+    assert "--repair" in capsys.readouterr().err and not (tmp_path / "no").exists()
+    assert main(["capture", "--simulate", str(path), "--repair", "--noise", "none", "-o", str(tmp_path / "cap")]) == 0
+    truth = trimesh.load(tmp_path / "cap" / "object_truth.obj", force="mesh")
+    assert truth.is_watertight and truth.volume > 0
+    assert read_capture(tmp_path / "cap").metadata["object_mesh"] == "object_truth.obj"
