@@ -6,6 +6,7 @@ Frame: the mesh file's coordinates (times ``scale``), never recentred. Units: me
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -44,8 +45,8 @@ class ObjectModel:
 
     @classmethod
     def from_file(cls, path: str | os.PathLike, scale: float = 1.0, repair: bool = False,
-                  name: str | None = None, sign_method: str = "winding", max_faces: int | None = None
-                  ) -> ObjectModel:
+                  name: str | None = None, sign_method: str = "winding", max_faces: int | None = None,
+                  before_simplify: Callable[[int], None] | None = None) -> ObjectModel:
         """Load and validate a mesh file (OBJ/STL/PLY); ``scale`` multiplies the file's coordinates.
 
         ``repair=True`` first fills holes and fixes winding/inversion (for fused scans). A mesh with more than
@@ -53,11 +54,15 @@ class ObjectModel:
         naming the file and both face counts (``diffgrasp.geometry.simplify``). Errors: FileNotFoundError,
         ``MeshValidationError`` (a ValueError) naming the file and the problem (empty, NaN/inf, not watertight,
         inconsistent winding, non-positive volume, implausible scale, open after decimation).
+        ``before_simplify(num_faces)`` is called before a decimation and may raise to stop (a time budget that
+        cannot pay for it).
         """
         path = Path(path)
         mesh = load_mesh_file(path, scale=scale)
         if repair:
             mesh = repair_mesh(mesh, str(path))
+        if before_simplify is not None and max_faces is not None and len(mesh.faces) > max_faces:
+            before_simplify(len(mesh.faces))
         mesh = simplify_to_budget(mesh, max_faces, str(path))
         return cls(mesh, name=name or path.stem, source=str(path), sign_method=sign_method)
 

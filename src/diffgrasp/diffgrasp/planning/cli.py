@@ -8,13 +8,17 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tqdm import tqdm
 
 from diffgrasp.cli_args import (check_output_file, existing_file, load_config_arg, non_negative_int, positive_float,
                                 positive_int, torch_device)
+
+if TYPE_CHECKING:  # torch loads only when the command runs
+    from diffgrasp.planning.deadline import Deadline
 
 HELP = "plan K ranked, diverse grasps for a watertight mesh (metres, object frame)"
 FRESH_PROCESS_S = 20.0  # a process that started this long before parsing `plan` is a fresh `diffgrasp plan`
@@ -70,6 +74,24 @@ def _stop_requests(enabled: bool) -> Iterator[threading.Event]:
             signal.signal(s, h)
 
 
+class _BudgetSpent(Exception):
+    """The time budget cannot pay for a step that cannot be interrupted."""
+
+
+def _simplifying_fits(deadline: Deadline, end_fraction: float) -> Callable[[int], None]:
+    """A check run before a large mesh is decimated (seconds, not interruptible): when the budget left cannot pay
+    for it, stop now rather than overshoot."""
+    from diffgrasp.geometry.simplify import decimation_seconds
+
+    def check(num_faces: int) -> None:
+        need = decimation_seconds(num_faces)
+        if deadline.enabled and need > deadline.remaining(end_fraction):
+            raise _BudgetSpent(f"the time budget of {deadline.budget_s:g} s cannot pay for simplifying the "
+                               f"{num_faces}-face mesh (~{need:.1f} s after {deadline.elapsed():.1f} s of start-up "
+                               "and reading); give a larger --time-budget or a simpler mesh")
+    return check
+
+
 def run(args: argparse.Namespace) -> int:
     # --time-budget covers the whole command: from the process's start when `diffgrasp plan` is that process (the
     # interpreter and package imports take ~2 s), else from when this command line was parsed
@@ -103,8 +125,13 @@ def run(args: argparse.Namespace) -> int:
             print(f"diffgrasp plan: error: the time budget of {deadline.budget_s:g} s was spent starting up "
                   f"({deadline.elapsed():.1f} s) before the mesh was read; {output} not written", file=sys.stderr)
             return 1
-        obj = ObjectModel.from_file(args.object, scale=args.scale, repair=args.repair,
-                                    max_faces=face_budget(config, deadline))
+        try:
+            obj = ObjectModel.from_file(args.object, scale=args.scale, repair=args.repair,
+                                        max_faces=face_budget(config, deadline),
+                                        before_simplify=_simplifying_fits(deadline, config.budget.end_fraction))
+        except _BudgetSpent as spent:
+            print(f"diffgrasp plan: error: {spent}; {output} not written", file=sys.stderr)
+            return 1
         with tqdm(total=config.optim.iterations, desc=f"plan {obj.name}", unit="it", file=sys.stderr) as bar:
             def progress(info) -> None:
                 bar.n = info.iteration

@@ -193,7 +193,7 @@ class BudgetConfig:
 
     The budget runs from when planning is asked for (the CLI: when it starts parsing arguments) and covers
     everything. Planning returns by ``end_fraction`` of it; ``plan`` keeps a further ``exit_reserve_s`` for writing
-    the file and the process's exit (Python's teardown of torch, warp and trimesh takes ~1 s on the 2-core box), so
+    the file and leaving (the console script exits without Python's ~1 s teardown of torch, warp and trimesh), so
     that the whole command ends within the budget. Once the object is ready (mesh,
     SDF grid), the time left until then is shared by cumulative shares: refinement stops at ``refine_share``,
     closing and exact measuring take further chunks of candidates (best loss first: 4, 8, then ``chunk`` at a time)
@@ -210,7 +210,7 @@ class BudgetConfig:
     """
 
     end_fraction: float = 0.93
-    exit_reserve_s: float = 1.0
+    exit_reserve_s: float = 0.3
     refine_share: float = 0.35
     close_share: float = 0.6
     rank_share: float = 0.85

@@ -260,3 +260,28 @@ def test_budget_spent_before_planning_returns_at_once(box_path):
     result = plan_grasps(box_path, k=4, seed=3, config=SMALL, deadline=Deadline(2.0, start=clock() - 10, clock=clock))
     assert result.status == "time_budget" and result.grasps == [] and "sdf_grid" not in result.timings_s
     assert result.message == "time budget 2 s: spent before planning started (10.0 s)"
+
+
+def test_a_budget_that_cannot_pay_for_decimation_stops_before_it(tmp_path):
+    """Decimating a huge mesh takes seconds and cannot be interrupted: plan checks the estimate first (fake clock)."""
+    from diffgrasp.geometry.simplify import decimation_seconds
+    from diffgrasp.planning.cli import _BudgetSpent, _simplifying_fits
+    from diffgrasp.planning.deadline import Deadline
+
+    now = [4.0]
+    check = _simplifying_fits(Deadline(5.0, start=0.0, clock=lambda: now[0]), end_fraction=0.93)
+    with pytest.raises(_BudgetSpent, match=r"2000000-face mesh .*larger --time-budget"):
+        check(2_000_000)                        # ~5 s of decimation, 0.65 s left
+    check(1_000)                                # a few milliseconds: fits
+    now[0] = 0.0
+    check(int(4.0 / decimation_seconds(1)))     # 4 s of decimation with 4.65 s left: fits
+    _simplifying_fits(Deadline(None), 0.93)(10**9)  # no budget: never stops
+
+    path = tmp_path / "ball.obj"
+    trimesh.creation.icosphere(subdivisions=3, radius=0.03).export(path)   # 1280 faces
+    seen: list[int] = []
+    ObjectModel.from_file(path, max_faces=5000, before_simplify=seen.append)
+    assert seen == []                           # under the face budget: no decimation, no check
+    with pytest.warns(DiffgraspWarning, match="simplified from 1280"):
+        ObjectModel.from_file(path, max_faces=500, before_simplify=seen.append)
+    assert seen == [1280]
