@@ -267,13 +267,19 @@ def _close_progress_bars() -> None:
 
 @contextmanager
 def diffgrasp_warnings(prog: str) -> Iterator[None]:
-    """Print DiffgraspWarnings as one line ``PROG: warning: msg`` on stderr while the block runs."""
+    """Print DiffgraspWarnings as one line ``PROG: warning: msg`` on stderr while the block runs, each text once
+    (a mesh is validated by each stage that loads it; the user needs to read it once)."""
     previous = warnings.showwarning
+    shown: set[str] = set()
 
     def show(message, category, filename, lineno, file=None, line=None) -> None:
         if isinstance(category, type) and issubclass(category, DiffgraspWarning):
+            text = one_line(message)
+            if text in shown:
+                return
+            shown.add(text)
             _close_progress_bars()
-            print(f"{prog}: warning: {one_line(message)}", file=sys.stderr, flush=True)
+            print(f"{prog}: warning: {text}", file=sys.stderr, flush=True)
         else:
             previous(message, category, filename, lineno, file, line)
 
