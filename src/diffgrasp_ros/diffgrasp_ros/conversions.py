@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from diffgrasp_ros.mesh_conversions import mesh_to_ros
 from diffgrasp_ros.message_factory import MessageFactory
 
 HAND_ROOT_LINK = "rh_palm"
@@ -325,8 +326,6 @@ def _collision_object(f: MessageFactory, object_id: str, frame_id: str, pose: An
 def mesh_collision_object_to_ros(f: MessageFactory, object_id: str, frame_id: str, object_to_frame: np.ndarray,
                                  vertices: np.ndarray, faces: np.ndarray, stamp_ns: int = 0) -> Any:
     """Fused object → moveit_msgs/CollisionObject (ADD): the mesh in the object frame, posed by object_to_frame."""
-    from diffgrasp_ros.sensor_conversions import mesh_to_ros
-
     identity = pose_to_ros(f, np.zeros(3), np.array([0.0, 0.0, 0.0, 1.0]))
     return _collision_object(f, object_id, frame_id, pose_matrix_to_ros(f, object_to_frame), primitives=[],
                              primitive_poses=[], meshes=[mesh_to_ros(f, vertices, faces)], mesh_poses=[identity],

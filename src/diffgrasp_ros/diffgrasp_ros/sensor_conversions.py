@@ -17,6 +17,7 @@ from diffgrasp_ros.conversions import (
     header_to_ros, matrix_to_position_quaternion, pose_from_ros, pose_to_ros, position_quaternion_to_matrix,
     time_from_ros, transform_from_ros, transform_to_ros,
 )
+from diffgrasp_ros.mesh_conversions import mesh_from_ros, mesh_to_ros
 from diffgrasp_ros.message_factory import MessageFactory
 
 DEPTH_ENCODINGS = ("16UC1", "32FC1")
@@ -180,7 +181,7 @@ def views_from_capture(capture: Any, optical_frames: Sequence[str], base_frame: 
                       np.asarray(capture.camera_to_world), stamps, list(optical_frames), base_frame)
 
 
-# --- point clouds, meshes -------------------------------------------------------------------------------------------------
+# --- point clouds (meshes: mesh_conversions.py) -----------------------------------------------------------------------
 _FLOAT32 = 7  # sensor_msgs/PointField.FLOAT32
 
 
@@ -211,29 +212,6 @@ def cloud_from_ros(msg: Any) -> np.ndarray:
                          f"{msg.point_step} bytes")
     rec = raw[: n * dtype.itemsize].view(dtype)
     return np.stack([rec["x"], rec["y"], rec["z"]], axis=1).astype(np.float32)
-
-
-def mesh_to_ros(f: MessageFactory, vertices: np.ndarray, faces: np.ndarray) -> Any:
-    """(N, 3) m vertices + (M, 3) vertex indices → shape_msgs/Mesh (float64 vertices: exact)."""
-    v = np.asarray(vertices, dtype=float)
-    t = np.asarray(faces)
-    if v.ndim != 2 or v.shape[1] != 3 or t.ndim != 2 or t.shape[1] != 3:
-        raise ValueError(f"mesh: expected vertices (N, 3) and faces (M, 3), got {v.shape}, {t.shape}")
-    if t.size and (t.min() < 0 or t.max() >= len(v)):
-        raise ValueError(f"mesh: face indices outside [0, {len(v)})")
-    return f("shape_msgs/msg/Mesh",
-             triangles=[f("shape_msgs/msg/MeshTriangle", vertex_indices=np.asarray(row, dtype=np.uint32))
-                        for row in t],
-             vertices=[f("geometry_msgs/msg/Point", x=float(x), y=float(y), z=float(z)) for x, y, z in v])
-
-
-def mesh_from_ros(msg: Any) -> tuple[np.ndarray, np.ndarray]:
-    """shape_msgs/Mesh → (vertices (N, 3) float64 m, faces (M, 3) int64)."""
-    v = np.array([(p.x, p.y, p.z) for p in msg.vertices], dtype=float).reshape(-1, 3)
-    t = np.array([np.asarray(tri.vertex_indices) for tri in msg.triangles], dtype=np.int64).reshape(-1, 3)
-    if t.size and t.max() >= len(v):
-        raise ValueError(f"Mesh: face index {int(t.max())} >= {len(v)} vertices")
-    return v, t
 
 
 # --- object observation -----------------------------------------------------------------------------------------------------
