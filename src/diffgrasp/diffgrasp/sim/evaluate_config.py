@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from diffgrasp.sim.convex_decomposition import CoacdConfig
-from diffgrasp.sim.hand_scene import SceneParams
+from diffgrasp.sim.scene_params import SceneParams
 
 
 @dataclasses.dataclass(frozen=True)

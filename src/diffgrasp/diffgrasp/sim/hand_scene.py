@@ -31,6 +31,8 @@ import numpy as np
 
 from diffgrasp.data import shadow_hand_mjcf
 from diffgrasp.hand.names import FINGER_JOINT_NAMES
+from diffgrasp.sim.evaluate_config import EvaluateConfig
+from diffgrasp.sim.scene_params import SceneParams
 
 HAND_ROOT_BODY = "rh_palm"
 HAND_FREE_JOINT = "hand_root"
@@ -51,24 +53,8 @@ DESIGN_CONTACT_EXCLUDES: tuple[tuple[str, str], ...] = (
 )
 
 
-@dataclasses.dataclass(frozen=True)
-class SceneParams:
-    """Physics numbers of the scene; the defaults (§7) live once, in EvaluateConfig (``scene_params()``)."""
-
-    timestep: float
-    impratio: float
-    noslip_iterations: int
-    friction: float
-    torsional_friction: float
-    object_mass: float
-    kp: float
-    force_limit: float
-
-
 def default_scene_params() -> SceneParams:
     """The §7 scene settings of the default EvaluateConfig."""
-    from diffgrasp.sim.evaluate_config import EvaluateConfig
-
     return EvaluateConfig().scene_params()
 
 
