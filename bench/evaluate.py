@@ -27,7 +27,6 @@ import numpy as np
 import torch
 import trimesh
 
-from diffgrasp.grasps import GraspSet
 from diffgrasp.hand.names import FINGER_JOINT_NAMES
 from diffgrasp.sim.autoclose import autoclose_grasp
 from diffgrasp.sim.evaluate import evaluate_grasps, prepare_object

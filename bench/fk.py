@@ -2,7 +2,8 @@
 """Benchmark: ShadowHand forward kinematics (forward, forward + backward) and hand points into the object frame.
 
 Prints a table (median and IQR of repeats after warmup) for B = 1, 256, 1024, 4096 and a metadata line;
-``--json`` prints the same numbers as JSON. Workload = the tests': uniform random joints within limits, random palm pose.
+``--json`` prints the same numbers as JSON. Workload = the tests': uniform random joints within limits, random palm
+pose.
 Target (design notes §8): B = 1024 forward ≤ 5 ms on the 2-core development CPU.
 """
 

@@ -35,7 +35,8 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     objects = args.objects.split(",") if args.objects else json.loads((SHARED / "splits.json").read_text())["val"]
-    print(f"# fused vs true: k={args.k}, seed 0, noise realsense; torch {torch.__version__}, mujoco {mujoco.__version__}")
+    print(f"# fused vs true: k={args.k}, seed 0, noise realsense; torch {torch.__version__}, "
+          f"mujoco {mujoco.__version__}")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for name in objects:
@@ -52,7 +53,8 @@ def main() -> None:
                 row[f"{label}_passed"] = report.num_passed
             rows.append(row)
             print(f"{name:28s} chamfer {row['chamfer_mean_mm']:5.2f} mm  true {row['true_passed']:2d}/{args.k}  "
-                  f"fused {row['fused_passed']:2d}/{args.k}  plan {row['true_plan_s']:.0f} / {row['fused_plan_s']:.0f} s",
+                  f"fused {row['fused_passed']:2d}/{args.k}  "
+                  f"plan {row['true_plan_s']:.0f} / {row['fused_plan_s']:.0f} s",
                   flush=True)
     total = len(rows) * args.k
     print(f"{'all':28s} success on true mesh {sum(r['true_passed'] for r in rows) / total:.1%}, "

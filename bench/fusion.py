@@ -46,7 +46,8 @@ def metadata() -> str:
                                 timeout=10).stdout.strip() or "?"
     except OSError:
         commit = "?"
-    return (f"commit {commit}, python {platform.python_version()}, numpy {np.__version__}, open3d {open3d.__version__}, "
+    return (f"commit {commit}, python {platform.python_version()}, numpy {np.__version__}, "
+            f"open3d {open3d.__version__}, "
             f"torch {torch.__version__}, mujoco {mujoco.__version__}, trimesh {trimesh.__version__}, "
             f"cpus {os.cpu_count()}, load {os.getloadavg()[0]:.1f}")
 
@@ -99,8 +100,8 @@ def write_png(path: Path, name: str, capture, result, true_world: trimesh.Trimes
         (u0, v0), (u1, v1) = np.floor(uv.min(0)).astype(int) - 25, np.ceil(uv.max(0)).astype(int) + 25
         u0, v0 = max(u0, 0), max(v0, 0)
         d = capture.depth[i, v0:v1, u0:u1]
-        im = ax.imshow(np.ma.masked_invalid(d), cmap="viridis", vmin=np.nanpercentile(d, 1), vmax=np.nanpercentile(d, 99),
-                       extent=(u0, u0 + d.shape[1], v0 + d.shape[0], v0))
+        im = ax.imshow(np.ma.masked_invalid(d), cmap="viridis", vmin=np.nanpercentile(d, 1),
+                       vmax=np.nanpercentile(d, 99), extent=(u0, u0 + d.shape[1], v0 + d.shape[0], v0))
         ax.set_title(f"{capture.names[i]} depth (m), crop; NaN = white ({np.isnan(d).mean():.0%})", fontsize=9)
         ax.tick_params(labelsize=7)
         fig.colorbar(im, ax=ax, fraction=0.035)
@@ -144,7 +145,8 @@ def main(argv: list[str] | None = None) -> int:
     counts = [int(c) for c in args.cameras.split(",")]
     cfg = FusionConfig(voxel_size=args.voxel)
     print(metadata())
-    print(f"noise: D4xx model (seed {args.seed}); voxel {args.voxel * 1000:.1f} mm; chamfer: 30k surface samples each way")
+    print(f"noise: D4xx model (seed {args.seed}); voxel {args.voxel * 1000:.1f} mm; "
+          "chamfer: 30k surface samples each way")
     rows, times = [], {}
     for name in names:
         path = SHARED / f"{name}.obj"

@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # cvxpy path: the same support function as a batched cvxpylayers SOCP (one direction per grasp)
     try:
-        from diffgrasp.losses.q1_reference import support_layer, support_function_socp
+        from diffgrasp.losses.q1_reference import support_function_socp, support_layer
 
         batch = 16 if args.quick else 64
         pts, nrm, dist = contact_batch(obj, batch, 45, seed=1)

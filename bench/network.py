@@ -87,7 +87,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({"meta": meta, "results": rows}, indent=1))
         return 0
     print(f"# torch {meta['torch']}, mujoco {meta['mujoco']}, {meta['threads']} threads, {meta['cpu']}; "
-          f"network {meta['params']} params, views {tuple(views.shape)}, G = {cfg.num_grasps}; {source}; object {meta['object']}")
+          f"network {meta['params']} params, views {tuple(views.shape)}, G = {cfg.num_grasps}; {source}; "
+          f"object {meta['object']}")
     print(f"{'stage':<18}{'median ms':>11}{'IQR ms':>9}{'target':>10}")
     for name, r in rows.items():
         target = "≤ 20 ms" if name == "views -> grasps" else ""

@@ -34,12 +34,18 @@ from pathlib import Path
 import mujoco
 import numpy as np
 import torch
+from perturb import PERTURBATIONS, jittered_mesh, parse  # bench/perturb.py (this folder is on sys.path)
 from scipy.spatial.transform import Rotation
 
-from diffgrasp.planning import (InitConfig, PhysicsRankConfig, PlannerConfig, PostprocessConfig, ReseedConfig,
-                                plan_grasps)
+from diffgrasp.planning import (
+    InitConfig,
+    PhysicsRankConfig,
+    PlannerConfig,
+    PostprocessConfig,
+    ReseedConfig,
+    plan_grasps,
+)
 from diffgrasp.sim.evaluate import evaluate_grasps
-from perturb import PERTURBATIONS, jittered_mesh, parse  # bench/perturb.py (this folder is on sys.path)
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("DIFFGRASP_SHARED", REPO.parent / "shared")) / "objects"

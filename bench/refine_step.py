@@ -25,7 +25,9 @@ def main(argv: list[str] | None = None) -> int:
     from diffgrasp.geometry import ObjectModel
     from diffgrasp.losses import LossConfig, generalized_q1
     from diffgrasp.losses.penetration import (
-        dense_object_in_hand_penetration, hand_in_object_penetration, object_in_hand_penetration,
+        dense_object_in_hand_penetration,
+        hand_in_object_penetration,
+        object_in_hand_penetration,
         sparse_hand_in_object_penetration,
     )
     from diffgrasp.planning import PlannerConfig

@@ -16,11 +16,12 @@ character, would never find its camera.
 from __future__ import annotations
 
 import yaml
-from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node
 from launch_ros.substitutions import FindPackageShare
+
+from launch import LaunchDescription
 
 ARGUMENTS = {
     "cameras_config": (PathJoinSubstitution([FindPackageShare("diffgrasp_bringup"), "config", "cameras.yaml"]),

@@ -16,11 +16,12 @@ parameter ``autostart: True``: each configures and activates itself once it is u
 from __future__ import annotations
 
 import yaml
-from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import LifecycleNode, Node
 from launch_ros.substitutions import FindPackageShare
+
+from launch import LaunchDescription
 
 ARGUMENTS = {
     "use_sim_time": ("false", "use /clock (Gazebo)"),

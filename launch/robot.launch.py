@@ -12,17 +12,22 @@ world → <cam>_link transforms and realsense2_camera the optical frames.
 
 from __future__ import annotations
 
-from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, IncludeLaunchDescription, RegisterEventHandler
 from launch.conditions import IfCondition
 from launch.event_handlers import OnProcessExit
 from launch.launch_description_sources import PythonLaunchDescriptionSource
 from launch.substitutions import (
-    Command, EqualsSubstitution, FindExecutable, LaunchConfiguration, PathJoinSubstitution,
+    Command,
+    EqualsSubstitution,
+    FindExecutable,
+    LaunchConfiguration,
+    PathJoinSubstitution,
 )
 from launch_ros.actions import Node
 from launch_ros.parameter_descriptions import ParameterValue
 from launch_ros.substitutions import FindPackageShare
+
+from launch import LaunchDescription
 
 SHARE = FindPackageShare("diffgrasp_bringup")
 ARGUMENTS = {

@@ -208,7 +208,8 @@ def srdf_text(reasons: dict[tuple[str, str], str], samples: int, seed: int) -> s
         lines.append(f'  <group_state name="{state}" group="{group}">')
         lines += [f'    <joint name="{j}" value="{v:g}"/>' for j, v in values.items()]
         lines.append("  </group_state>")
-    lines.append('  <end_effector name="shadow_hand" parent_link="rh_palm" group="hand" parent_group="arm_with_wrist"/>')
+    lines.append('  <end_effector name="shadow_hand" parent_link="rh_palm" group="hand" '
+                 'parent_group="arm_with_wrist"/>')
     for (a, b), reason in sorted(reasons.items()):
         lines.append(f'  <disable_collisions link1="{a}" link2="{b}" reason="{reason}"/>')
     lines.append("</robot>")

@@ -237,8 +237,14 @@ def check_mesh(path: str | os.PathLike, scale: float = 1.0, repair: bool = False
     closed=False: a mesh that is valid except for being open (not watertight / inconsistent winding) is accepted with
     a DiffgraspWarning (e.g. ``evaluate``, whose physics test uses a convex decomposition).
     """
-    from diffgrasp.geometry.mesh_validation import (MAX_EXTENT_M, MIN_EXTENT_M, MeshValidationError, load_mesh_file,
-                                                    repair_mesh, validate_mesh)
+    from diffgrasp.geometry.mesh_validation import (
+        MAX_EXTENT_M,
+        MIN_EXTENT_M,
+        MeshValidationError,
+        load_mesh_file,
+        repair_mesh,
+        validate_mesh,
+    )
 
     mesh = load_mesh_file(path, scale=scale)
     if repair:

@@ -21,7 +21,6 @@ from diffgrasp.hand.names import FINGER_JOINT_NAMES, FLEXION_JOINT_NAMES, JOINT_
 from diffgrasp.io import atomic_write_json
 from diffgrasp.loading import brief, one_line, read_json
 
-
 FORMAT = "diffgrasp.grasps/1"
 HAND = "shadow_right"
 LIMIT_TOLERANCE = 1e-3  # rad: joints within the limits up to this are clamped, beyond it rejected

@@ -10,9 +10,23 @@ from pathlib import Path
 
 import pytest
 
-from diffgrasp.cli_args import (OneLineArgumentParser, OutputPathError, check_output_dir, check_output_file,
-                                existing_dir, existing_file, float_range, int_range, load_config_arg, non_negative_int,
-                                one_line, positive_float, positive_int, run_reported, torch_device)
+from diffgrasp.cli_args import (
+    OneLineArgumentParser,
+    OutputPathError,
+    check_output_dir,
+    check_output_file,
+    existing_dir,
+    existing_file,
+    float_range,
+    int_range,
+    load_config_arg,
+    non_negative_int,
+    one_line,
+    positive_float,
+    positive_int,
+    run_reported,
+    torch_device,
+)
 from diffgrasp.errors import DiffgraspError, DiffgraspWarning
 
 

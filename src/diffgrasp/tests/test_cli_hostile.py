@@ -268,8 +268,8 @@ ROWS = [
     pytest.param(Row(lambda f: ["capture", "--replay", S(f.missing), "-o", S(f.dir / "c")], r"--replay.*nope\.obj"),
                  id="capture-replay-missing"),
     # ---- fuse
-    pytest.param(Row(lambda f: ["fuse", S(f.no_capture), "-o", S(f.dir / "m.obj")], r"(?=.*no_capture)(?=.*capture\.json)"),
-                 id="fuse-no-capture-json"),
+    pytest.param(Row(lambda f: ["fuse", S(f.no_capture), "-o", S(f.dir / "m.obj")],
+                     r"(?=.*no_capture)(?=.*capture\.json)"), id="fuse-no-capture-json"),
     pytest.param(Row(lambda f: ["fuse", S(f.broken_capture), "-o", S(f.dir / "m.obj")], r"broken_capture.*JSON"),
                  id="fuse-capture-json-broken"),
     pytest.param(Row(lambda f: ["fuse", S(f.escaping_capture), "-o", S(f.dir / "m.obj")],

@@ -10,8 +10,16 @@ import pytest
 from scipy.spatial.transform import Rotation
 
 from diffgrasp.grasps import (
-    FORMAT, Grasp, GraspFormatError, GraspSet, default_pregrasp, default_squeeze, grasp_set_from_dict,
-    load_grasps, save_grasps, to_dexgraspbench_qpos,
+    FORMAT,
+    Grasp,
+    GraspFormatError,
+    GraspSet,
+    default_pregrasp,
+    default_squeeze,
+    grasp_set_from_dict,
+    load_grasps,
+    save_grasps,
+    to_dexgraspbench_qpos,
 )
 from diffgrasp.hand.names import FINGER_JOINT_NAMES, JOINT_LIMITS
 

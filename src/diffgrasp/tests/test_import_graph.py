@@ -1,4 +1,5 @@
-"""The import graph of our own packages (issue 22): one-way, the core free of ROS and training, planning → sim shrinking.
+"""The import graph of our own packages (issue 22): one-way, the core free of ROS and training, planning → sim only
+shrinking.
 
 A static AST walk over the sources (nothing is imported): every ``import`` and ``from ... import`` of ``diffgrasp``,
 ``diffgrasp_training`` and ``diffgrasp_ros``, at module level and inside functions alike (a function-local import

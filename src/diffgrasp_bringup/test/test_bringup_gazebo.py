@@ -13,7 +13,6 @@ import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
-
 from bringup_test_helpers import REPO
 
 CAMERA_LINKS = {"cam0_link", "cam1_link", "cam2_link", "cam3_link"}

@@ -9,9 +9,14 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from bringup_test_helpers import (
-    REPO, SRC, FakeLaunchContext, console_scripts, launch_ros_evaluated, load_launch_file, merged_parameters,
+    REPO,
+    SRC,
+    FakeLaunchContext,
+    console_scripts,
+    launch_ros_evaluated,
+    load_launch_file,
+    merged_parameters,
     node_parameters,
 )
 

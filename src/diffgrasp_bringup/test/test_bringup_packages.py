@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from bringup_test_helpers import SRC
 
 PACKAGES = {"diffgrasp": "ament_cmake", "diffgrasp_interfaces": "ament_cmake", "diffgrasp_ros": "ament_python",

@@ -15,7 +15,11 @@ from typing import Any
 import numpy as np
 
 from diffgrasp_ros.conversions import (
-    grasp_from_ros, grasp_set_from_ros, grasp_set_to_ros, joint_trajectory_to_ros, loss_terms_to_ros,
+    grasp_from_ros,
+    grasp_set_from_ros,
+    grasp_set_to_ros,
+    joint_trajectory_to_ros,
+    loss_terms_to_ros,
 )
 from diffgrasp_ros.message_factory import MessageFactory
 from diffgrasp_ros.sensor_conversions import Observation, observation_from_ros
@@ -45,7 +49,7 @@ def empty_observation(f: MessageFactory) -> Any:
                                              np.zeros((0, 3), np.float32), False, "", []))
 
 
-# --- CaptureScene / FuseScene --------------------------------------------------------------------------------------------
+# --- CaptureScene / FuseScene -----------------------------------------------------------------------------------------
 def capture_request_to_ros(f: MessageFactory, camera_names: Sequence[str] = (), timeout_s: float = 0.0) -> Any:
     return f(f"{PKG}/srv/CaptureScene_Request", camera_names=list(camera_names),
              timeout_s=_finite_non_negative(timeout_s, "timeout_s"))
@@ -70,7 +74,7 @@ def fuse_response_to_ros(f: MessageFactory, error_code: int, message: str, obser
              observation=observation_msg if observation_msg is not None else empty_observation(f))
 
 
-# --- PredictGrasps ---------------------------------------------------------------------------------------------------------
+# --- PredictGrasps ----------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class PredictRequest:
     observation: Observation
@@ -101,7 +105,7 @@ def predict_feedback_to_ros(f: MessageFactory, stage: str, progress: float) -> A
     return f(f"{PKG}/action/PredictGrasps_Feedback", stage=str(stage), progress=float(progress))
 
 
-# --- RefineGrasps ----------------------------------------------------------------------------------------------------------
+# --- RefineGrasps -----------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class RefineRequest:
     """A validated RefineGrasps goal. initial_grasps None = the planner samples its own; weights: loss overrides."""
@@ -161,7 +165,7 @@ def refine_result_to_ros(f: MessageFactory, error_code: int, message: str, *, st
              best_loss_terms=loss_terms_to_ros(f, best_loss, loss_terms), planning_time_s=float(planning_time_s))
 
 
-# --- ExecuteGrasp ----------------------------------------------------------------------------------------------------------
+# --- ExecuteGrasp -----------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ExecuteRequest:
     """A validated ExecuteGrasp goal; zeros in the goal were replaced by the node's defaults."""
@@ -238,7 +242,7 @@ def execution_result_to_ros(f: MessageFactory, result: Any, result_type: Any) ->
                                  failed_phase=failed, trajectories=trajectories, object_lifted=bool(lifted))
 
 
-# --- GraspObject -----------------------------------------------------------------------------------------------------------
+# --- GraspObject ------------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class GraspObjectRequest:
     object_id: str

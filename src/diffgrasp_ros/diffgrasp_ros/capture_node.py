@@ -13,13 +13,13 @@ import threading
 import time
 from typing import Any
 
-from diffgrasp.perception.rig import load_rig
-from diffgrasp_interfaces.msg import MultiViewDepth
-from diffgrasp_interfaces.srv import CaptureScene
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image
 
+from diffgrasp.perception.rig import load_rig
+from diffgrasp_interfaces.msg import MultiViewDepth
+from diffgrasp_interfaces.srv import CaptureScene
 from diffgrasp_ros.action_messages import capture_response_to_ros
 from diffgrasp_ros.conversions import time_from_ros, transform_to_ros
 from diffgrasp_ros.frame_pairing import FramePairer

@@ -52,7 +52,7 @@ class GraspClient:
         self._thread.start()
         self._active_goal = None
 
-    # -- plumbing ---------------------------------------------------------------------------------------------------------
+    # -- plumbing ------------------------------------------------------------------------------------------------------
     @staticmethod
     def _wait(future, timeout_s: float | None, what: str) -> Any:
         done = threading.Event()
@@ -90,7 +90,7 @@ class GraspClient:
         if self._active_goal is not None:
             self._active_goal.cancel_goal_async()
 
-    # -- the pipeline, one call per step ---------------------------------------------------------------------------------
+    # -- the pipeline, one call per step -------------------------------------------------------------------------------
     def capture(self, camera_names: list[str] | None = None, timeout_s: float = 0.0) -> Any:
         from diffgrasp_interfaces.srv import CaptureScene
 

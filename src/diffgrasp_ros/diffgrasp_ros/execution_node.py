@@ -18,10 +18,13 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from diffgrasp_interfaces.action import ExecuteGrasp
 
+from diffgrasp_interfaces.action import ExecuteGrasp
 from diffgrasp_ros.action_messages import (
-    execute_feedback_to_ros, execute_goal_from_ros, execute_result_to_ros, execution_result_to_ros,
+    execute_feedback_to_ros,
+    execute_goal_from_ros,
+    execute_result_to_ros,
+    execution_result_to_ros,
 )
 from diffgrasp_ros.conversions import matrix_to_position_quaternion, position_quaternion_to_matrix
 from diffgrasp_ros.lifecycle import ExclusiveActionServer, Param, StageNode
@@ -84,7 +87,6 @@ class ExecutionNode(StageNode):
         from diffgrasp.execution import ExecutionConfig, MujocoExecutionBackend
         from diffgrasp.geometry import ObjectModel
         from diffgrasp.sim.robot_scene import resting_pose
-
         from diffgrasp_ros.node_support import load_core_config
 
         if not params["sim_object"]:

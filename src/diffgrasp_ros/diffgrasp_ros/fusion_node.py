@@ -11,21 +11,24 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from diffgrasp.io import atomic_write
-from diffgrasp.perception.fusion import FusionConfig, fuse
-from diffgrasp_interfaces.msg import MultiViewDepth, ObjectObservation
-from diffgrasp_interfaces.srv import FuseScene
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import PointCloud2
 
+from diffgrasp.io import atomic_write
+from diffgrasp.perception.fusion import FusionConfig, fuse
+from diffgrasp_interfaces.msg import MultiViewDepth, ObjectObservation
+from diffgrasp_interfaces.srv import FuseScene
 from diffgrasp_ros.action_messages import fuse_response_to_ros
 from diffgrasp_ros.conversions import time_from_ros, transform_to_ros
 from diffgrasp_ros.lifecycle import Param, StageNode
 from diffgrasp_ros.message_factory import RclpyFactory
 from diffgrasp_ros.node_support import load_core_config
 from diffgrasp_ros.sensor_conversions import (
-    capture_from_views, multiview_from_ros, observation_from_fusion, observation_to_ros,
+    capture_from_views,
+    multiview_from_ros,
+    observation_from_fusion,
+    observation_to_ros,
 )
 from diffgrasp_ros.spin import spin_node
 from diffgrasp_ros.static_tf import StaticBroadcaster

@@ -11,10 +11,10 @@ import time
 from typing import Any
 
 import trimesh
+
 from diffgrasp.grasps import GraspSet
 from diffgrasp.network import GraspPredictor
 from diffgrasp_interfaces.action import PredictGrasps
-
 from diffgrasp_ros.action_messages import predict_feedback_to_ros, predict_goal_from_ros, predict_result_to_ros
 from diffgrasp_ros.conversions import grasp_set_to_ros
 from diffgrasp_ros.lifecycle import ExclusiveActionServer, Param, StageNode

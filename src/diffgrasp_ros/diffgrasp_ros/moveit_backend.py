@@ -44,14 +44,23 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 import numpy as np
+
 from diffgrasp.execution import CandidateReport, ExecutionBackend, ExecutionResult
 from diffgrasp.grasps import Grasp, resolved_phases
 from diffgrasp.hand.names import FINGER_JOINT_NAMES, FLEXION_JOINT_NAMES, JOINT_LIMITS
-
 from diffgrasp_ros.conversions import (
-    COLLISION_ADD, COLLISION_REMOVE, _collision_object, box_collision_object_to_ros, follow_joint_trajectory_goal,
-    header_to_ros, joint_trajectory_to_ros, mesh_collision_object_to_ros, pose_matrix_from_ros, pose_matrix_to_ros,
-    pose_to_ros, position_quaternion_to_matrix,
+    COLLISION_ADD,
+    COLLISION_REMOVE,
+    _collision_object,
+    box_collision_object_to_ros,
+    follow_joint_trajectory_goal,
+    header_to_ros,
+    joint_trajectory_to_ros,
+    mesh_collision_object_to_ros,
+    pose_matrix_from_ros,
+    pose_matrix_to_ros,
+    pose_to_ros,
+    position_quaternion_to_matrix,
 )
 from diffgrasp_ros.message_factory import MessageFactory, RclpyFactory
 

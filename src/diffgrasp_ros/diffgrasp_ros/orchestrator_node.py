@@ -75,7 +75,7 @@ class OrchestratorNode(Node):
             return DiagnosticStatus.WARN[0], f"last goal failed: {self.last_error}", {"busy": str(busy)}
         return DiagnosticStatus.OK[0], "busy" if busy else "idle", {"busy": str(busy)}
 
-    # -- plumbing -----------------------------------------------------------------------------------------------------------
+    # -- plumbing ------------------------------------------------------------------------------------------------------
     @staticmethod
     def _wait(future, timeout_s, stage: str):
         done = threading.Event()
@@ -110,7 +110,7 @@ class OrchestratorNode(Node):
                                      f"{_STATUS_NAMES.get(response.status, response.status)} and no error code")
         return result
 
-    # -- action server ---------------------------------------------------------------------------------------------------
+    # -- action server -------------------------------------------------------------------------------------------------
     def _on_goal(self, goal) -> GoalResponse:
         from diffgrasp_ros.action_messages import grasp_object_goal_from_ros
 
@@ -147,9 +147,10 @@ class OrchestratorNode(Node):
     def _run(self, goal_handle):
         from diffgrasp_interfaces.action import ExecuteGrasp, GraspObject, PredictGrasps, RefineGrasps
         from diffgrasp_interfaces.srv import CaptureScene, FuseScene
-
         from diffgrasp_ros.action_messages import (
-            grasp_object_feedback_to_ros, grasp_object_goal_from_ros, grasp_object_result_to_ros,
+            grasp_object_feedback_to_ros,
+            grasp_object_goal_from_ros,
+            grasp_object_result_to_ros,
         )
         from diffgrasp_ros.message_factory import RclpyFactory
 

@@ -21,8 +21,9 @@ from pathlib import Path
 from typing import Any
 
 import trimesh
-from diffgrasp.geometry import ObjectModel
+
 from diffgrasp.execution import ExecutionConfig
+from diffgrasp.geometry import ObjectModel
 from diffgrasp.grasps import GraspSet
 from diffgrasp.pipeline_config import DemoConfig
 from diffgrasp.pipeline_grasps import approach_elevation_deg, forearm_elevation_deg
@@ -30,7 +31,6 @@ from diffgrasp.pipeline_verify import rehearse_grasps, verified_order
 from diffgrasp.planning.planner import plan_grasps
 from diffgrasp.planning.planner_config import PlannerConfig
 from diffgrasp_interfaces.action import RefineGrasps
-
 from diffgrasp_ros.action_messages import refine_feedback_to_ros, refine_goal_from_ros, refine_result_to_ros
 from diffgrasp_ros.conversions import grasp_set_to_ros
 from diffgrasp_ros.lifecycle import ExclusiveActionServer, Param, StageNode

@@ -18,10 +18,10 @@ from typing import Any
 
 import rclpy
 import yaml
-from diffgrasp.config import to_dict
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.parameter import Parameter
 
+from diffgrasp.config import to_dict
 from diffgrasp_ros.capture_node import CaptureNode
 from diffgrasp_ros.execution_node import ExecutionNode
 from diffgrasp_ros.fusion_node import FusionNode

@@ -11,11 +11,17 @@ from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
-from diffgrasp.pipeline_grasps import table_plane_in_frame
 
+from diffgrasp.pipeline_grasps import table_plane_in_frame
 from diffgrasp_ros.conversions import (
-    header_to_ros, matrix_to_position_quaternion, pose_from_ros, pose_to_ros, position_quaternion_to_matrix,
-    time_from_ros, transform_from_ros, transform_to_ros,
+    header_to_ros,
+    matrix_to_position_quaternion,
+    pose_from_ros,
+    pose_to_ros,
+    position_quaternion_to_matrix,
+    time_from_ros,
+    transform_from_ros,
+    transform_to_ros,
 )
 from diffgrasp_ros.mesh_conversions import mesh_from_ros, mesh_to_ros
 from diffgrasp_ros.message_factory import MessageFactory
@@ -24,7 +30,7 @@ DEPTH_ENCODINGS = ("16UC1", "32FC1")
 MM_PER_M = 1000.0
 
 
-# --- depth images, camera info -----------------------------------------------------------------------------------------
+# --- depth images, camera info ----------------------------------------------------------------------------------------
 def depth_to_ros(f: MessageFactory, depth_m: np.ndarray, frame_id: str, stamp_ns: int = 0,
                  encoding: str = "32FC1") -> Any:
     """(H, W) metres (NaN invalid) → sensor_msgs/Image. 16UC1 rounds to whole millimetres (invalid or out of
@@ -48,7 +54,8 @@ def depth_to_ros(f: MessageFactory, depth_m: np.ndarray, frame_id: str, stamp_ns
 def depth_from_ros(msg: Any) -> np.ndarray:
     """sensor_msgs/Image (16UC1 mm or 32FC1 m) → (H, W) float32 metres, NaN where invalid."""
     if msg.encoding not in DEPTH_ENCODINGS:
-        raise ValueError(f"depth encoding {msg.encoding!r} not supported (expected one of {', '.join(DEPTH_ENCODINGS)})")
+        raise ValueError(f"depth encoding {msg.encoding!r} not supported "
+                         f"(expected one of {', '.join(DEPTH_ENCODINGS)})")
     kind = "u2" if msg.encoding == "16UC1" else "f4"
     dtype = np.dtype(kind).newbyteorder(">" if msg.is_bigendian else "<")
     height, width, step = int(msg.height), int(msg.width), int(msg.step)
@@ -99,7 +106,7 @@ def camera_info_from_ros(msg: Any) -> CameraIntrinsics:
                             np.asarray(msg.d, dtype=float).copy())
 
 
-# --- multi-view capture ------------------------------------------------------------------------------------------------
+# --- multi-view capture -----------------------------------------------------------------------------------------------
 class DepthViews(NamedTuple):
     """A multi-view capture: names (V,), depth (V, H, W) float32 m NaN invalid, intrinsics (V, 3, 3),
     camera_to_world (V, 4, 4) optical → base frame, stamps_ns (V,), optical frame ids (V,), base frame."""
@@ -214,7 +221,7 @@ def cloud_from_ros(msg: Any) -> np.ndarray:
     return np.stack([rec["x"], rec["y"], rec["z"]], axis=1).astype(np.float32)
 
 
-# --- object observation -----------------------------------------------------------------------------------------------------
+# --- object observation -----------------------------------------------------------------------------------------------
 class Observation(NamedTuple):
     """A fused object: vertices (N, 3) / faces (M, 3) and points (P, 3) in the object frame (m),
     object_to_world (4, 4) into ``frame_id``."""
@@ -284,6 +291,7 @@ def _support_plane_from_ros(given: bool, values: Any) -> tuple[float, ...]:
 
 __all__ = [
     "DEPTH_ENCODINGS", "CameraIntrinsics", "DepthViews", "Observation", "camera_info_from_ros", "camera_info_to_ros",
-    "capture_from_views", "cloud_from_ros", "cloud_to_ros", "observation_from_fusion", "views_from_capture", "depth_from_ros", "depth_to_ros", "mesh_from_ros", "mesh_to_ros",
+    "capture_from_views", "cloud_from_ros", "cloud_to_ros", "observation_from_fusion", "views_from_capture",
+    "depth_from_ros", "depth_to_ros", "mesh_from_ros", "mesh_to_ros",
     "multiview_from_ros", "multiview_to_ros", "observation_from_ros", "observation_to_ros",
 ]

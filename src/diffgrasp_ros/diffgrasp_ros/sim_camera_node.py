@@ -12,13 +12,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from diffgrasp.geometry import ObjectModel
-from diffgrasp.perception import load_rig, simulate_capture
-from diffgrasp.sim.robot_scene import resting_pose
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image
 
+from diffgrasp.geometry import ObjectModel
+from diffgrasp.perception import load_rig, simulate_capture
+from diffgrasp.sim.robot_scene import resting_pose
 from diffgrasp_ros.conversions import transform_to_ros
 from diffgrasp_ros.lifecycle import Param, declare_params
 from diffgrasp_ros.message_factory import RclpyFactory

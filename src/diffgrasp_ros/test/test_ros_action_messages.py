@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_ros_conversions import assert_grasps_equal, random_grasp
+from test_ros_sensor_conversions import make_views
 
 from diffgrasp.execution import ExecutionResult
 from diffgrasp.execution.backend import Trajectories
@@ -18,9 +20,6 @@ from diffgrasp.grasps import GraspSet
 from diffgrasp_ros import action_messages as am
 from diffgrasp_ros import conversions as cv
 from diffgrasp_ros import sensor_conversions as sc
-
-from test_ros_conversions import assert_grasps_equal, random_grasp
-from test_ros_sensor_conversions import make_views
 
 INTERFACES = Path(__file__).resolve().parents[2] / "diffgrasp_interfaces"
 

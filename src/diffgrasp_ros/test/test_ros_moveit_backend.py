@@ -11,19 +11,22 @@ import threading
 import types
 from pathlib import Path
 
+import moveit_fake
 import numpy as np
 import pytest
 import yaml
+from moveit_fake import FakeHand, FakeMoveItPy, FakeMoveItPyOld, PlanRequestParameters
 
 from diffgrasp.grasps import Grasp
 from diffgrasp.hand.names import FINGER_JOINT_NAMES, FLEXION_JOINT_NAMES, JOINT_LIMITS
 from diffgrasp_ros.conversions import pose_matrix_from_ros, position_quaternion_to_matrix
 from diffgrasp_ros.moveit_backend import (
-    BACKOFF_AXIS, MoveItExecutionBackend, blocked_fingers, hand_targets, palm_waypoints,
+    BACKOFF_AXIS,
+    MoveItExecutionBackend,
+    blocked_fingers,
+    hand_targets,
+    palm_waypoints,
 )
-
-import moveit_fake
-from moveit_fake import FakeHand, FakeMoveItPy, FakeMoveItPyOld, PlanRequestParameters
 
 TEST_DIR = Path(__file__).resolve().parent
 REPO_ROOT = TEST_DIR.parents[2]
@@ -362,6 +365,7 @@ def test_action_hand_reads_feedback_and_accepts_a_goal_tolerance_abort(f, monkey
     pytest.importorskip("rclpy")
     pytest.importorskip("action_msgs")
     import rclpy.action
+
     from diffgrasp_ros.conversions import joint_trajectory_to_ros
     from diffgrasp_ros.moveit_backend import ActionHand
 

@@ -6,13 +6,12 @@ import dataclasses
 
 import numpy as np
 import pytest
+from test_ros_conversions import random_grasp
 
 from diffgrasp.grasps import resolved_phases
 from diffgrasp.hand.names import FINGER_JOINT_NAMES
 from diffgrasp_ros.conversions import position_quaternion_to_matrix
 from diffgrasp_ros.node_support import apply_overrides, share_file
-
-from test_ros_conversions import random_grasp
 
 
 def test_apply_overrides_on_the_planner_config():

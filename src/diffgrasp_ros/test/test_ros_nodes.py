@@ -23,7 +23,6 @@ from rclpy.executors import MultiThreadedExecutor  # noqa: E402
 from rclpy.lifecycle import TransitionCallbackReturn  # noqa: E402
 from rclpy.node import Node  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
-
 from test_ros_action_messages import cube_observation  # noqa: E402
 
 
@@ -164,7 +163,6 @@ def test_parameter_ranges_are_enforced(ros_context):
 
 def _refine_goal(num_grasps: int = 2, max_iterations: int = 400):
     from diffgrasp_interfaces.action import RefineGrasps
-
     from diffgrasp_ros.message_factory import RclpyFactory
 
     return RefineGrasps.Goal(observation=cube_observation(RclpyFactory()), num_grasps=num_grasps,
@@ -175,7 +173,6 @@ def test_inactive_node_rejects_goals_and_an_exception_ends_aborted_with_failed(r
     """Goals are refused until the node is active; an exception inside the execute callback is ABORTED with
     error_code FAILED and the reason (rclpy alone returns an empty result: error_code 0 = SUCCESS)."""
     from diffgrasp_interfaces.action import RefineGrasps
-
     from diffgrasp_ros.refinement_node import RefinementNode
 
     node = RefinementNode(**params(autostart=False))
@@ -210,7 +207,6 @@ class FakeStages(Node):
         super().__init__("fake_stages")
         from diffgrasp_interfaces.action import ExecuteGrasp, PredictGrasps
         from diffgrasp_interfaces.srv import CaptureScene, FuseScene
-
         from diffgrasp_ros.message_factory import RclpyFactory
 
         self.observation = cube_observation(RclpyFactory())
@@ -228,12 +224,12 @@ class FakeStages(Node):
         return response
 
     def _predict(self, goal_handle):
-        from diffgrasp_interfaces.action import PredictGrasps
-        from diffgrasp.grasps import GraspSet
+        from test_ros_conversions import random_grasp
 
+        from diffgrasp.grasps import GraspSet
+        from diffgrasp_interfaces.action import PredictGrasps
         from diffgrasp_ros.conversions import grasp_set_to_ros
         from diffgrasp_ros.message_factory import RclpyFactory
-        from test_ros_conversions import random_grasp
 
         if self.inference_raises:
             raise RuntimeError("network crashed")
@@ -254,7 +250,6 @@ class FakeStages(Node):
 
 def _grasp_object(stages: FakeStages, num_candidates: int = 3):
     from diffgrasp_interfaces.action import GraspObject
-
     from diffgrasp_ros.orchestrator_node import OrchestratorNode
 
     orchestrator = OrchestratorNode(**params(server_timeout_s=5.0))
@@ -304,7 +299,6 @@ def test_execution_result_claims_a_lift_only_from_a_measurement():
     """Bug 6: success without a measurement is not object_lifted."""
     from diffgrasp.execution import ExecutionResult
     from diffgrasp_interfaces.action import ExecuteGrasp
-
     from diffgrasp_ros.action_messages import execution_result_to_ros
     from diffgrasp_ros.message_factory import RclpyFactory
 
@@ -330,9 +324,10 @@ def test_docs_describe_cancel_and_plan_only_as_they_behave():
 
 # --- goal policies of every action server -----------------------------------------------------------------------------
 def _observation_and_grasp():
+    from test_ros_conversions import random_grasp
+
     from diffgrasp_ros.conversions import grasp_to_ros
     from diffgrasp_ros.message_factory import RclpyFactory
-    from test_ros_conversions import random_grasp
 
     f = RclpyFactory()
     return cube_observation(f), grasp_to_ros(f, random_grasp(np.random.default_rng(1)), frame_id="object")
@@ -399,11 +394,11 @@ def test_execution_node_cancel_stops_the_simulated_arm(ros_context, tmp_path):
     from pathlib import Path
 
     import trimesh
+    from scipy.spatial.transform import Rotation
+
     from diffgrasp.grasps import Grasp
     from diffgrasp.sim.robot_scene import resting_pose
-    from scipy.spatial.transform import Rotation
     from diffgrasp_interfaces.action import ExecuteGrasp
-
     from diffgrasp_ros.conversions import grasp_to_ros, joint_trajectory_from_ros
     from diffgrasp_ros.execution_node import ExecutionNode
     from diffgrasp_ros.message_factory import RclpyFactory

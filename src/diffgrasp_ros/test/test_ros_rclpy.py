@@ -30,14 +30,13 @@ def _same_bytes(rosbags_msg, rclpy_msg, typestore) -> bool:
 
 
 def test_rclpy_and_rosbags_messages_serialise_identically(typestore, factory):
-    from diffgrasp.grasps import GraspSet
+    from test_ros_action_messages import cube_observation
+    from test_ros_conversions import random_grasp
 
+    from diffgrasp.grasps import GraspSet
     from diffgrasp_ros import action_messages as am
     from diffgrasp_ros import conversions as cv
     from diffgrasp_ros.message_factory import RclpyFactory
-
-    from test_ros_action_messages import cube_observation
-    from test_ros_conversions import random_grasp
 
     rng = np.random.default_rng(0)
     grasps = GraspSet("cube", "", [random_grasp(rng) for _ in range(2)])
@@ -56,15 +55,14 @@ def test_rclpy_and_rosbags_messages_serialise_identically(typestore, factory):
 
 
 def test_refinement_node_goal_policies(ros_context, factory):
-    from diffgrasp_interfaces.action import RefineGrasps
     from rclpy.action import ActionClient
     from rclpy.executors import MultiThreadedExecutor
     from rclpy.node import Node
+    from test_ros_action_messages import cube_observation
 
+    from diffgrasp_interfaces.action import RefineGrasps
     from diffgrasp_ros.message_factory import RclpyFactory
     from diffgrasp_ros.refinement_node import RefinementNode
-
-    from test_ros_action_messages import cube_observation
 
     server = RefinementNode()
     assert server.autostart()

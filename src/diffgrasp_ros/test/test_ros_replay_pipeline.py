@@ -14,9 +14,9 @@ from diffgrasp_ros import sensor_conversions as sc
 @pytest.fixture(scope="module")
 def simulated_bag(tmp_path_factory, typestore):
     import trimesh
-    from diffgrasp.perception.simulate import ring_rig, simulate_capture
     from rosbags.rosbag2 import StoragePlugin, Writer
 
+    from diffgrasp.perception.simulate import ring_rig, simulate_capture
     from diffgrasp_ros.message_factory import RosbagsFactory
 
     f = RosbagsFactory(typestore)
@@ -47,8 +47,9 @@ def simulated_bag(tmp_path_factory, typestore):
 @pytest.fixture(scope="module")
 def replayed(simulated_bag, typestore, factory):
     """The bag read back and passed through the capture and fusion nodes' conversion path."""
-    from diffgrasp.perception.fusion import fuse
     from rosbags.highlevel import AnyReader
+
+    from diffgrasp.perception.fusion import fuse
 
     path, capture, box = simulated_bag
     images, infos, transforms = {}, {}, {}
@@ -102,6 +103,7 @@ def test_replayed_observation_gives_network_grasps(replayed, factory, cdr):
     if not default_checkpoint_path().exists():
         pytest.skip(f"no packaged network checkpoint at {default_checkpoint_path()} (inference step not run)")
     import trimesh
+
     from diffgrasp.grasps import GraspSet
     from diffgrasp.network import GraspPredictor
 

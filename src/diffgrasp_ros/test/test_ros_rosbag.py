@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from test_ros_action_messages import cube_observation
+from test_ros_conversions import assert_grasps_equal, random_grasp
+from test_ros_sensor_conversions import make_views
 
 from diffgrasp.grasps import GraspSet
 from diffgrasp_ros import action_messages as am
 from diffgrasp_ros import conversions as cv
 from diffgrasp_ros import sensor_conversions as sc
-
-from test_ros_action_messages import cube_observation
-from test_ros_conversions import assert_grasps_equal, random_grasp
-from test_ros_sensor_conversions import make_views
 
 
 @pytest.fixture()

@@ -53,7 +53,8 @@ def test_camera_info_round_trip(factory, cdr):
     K = np.array([[615.0, 0.0, 320.5], [0.0, 616.0, 240.25], [0.0, 0.0, 1.0]])
     msg = cdr(sc.camera_info_to_ros(factory, K, 640, 480, "cam_optical_frame", 5))
     intr = sc.camera_info_from_ros(msg)
-    assert np.array_equal(intr.K, K) and (intr.width, intr.height) == (640, 480) and intr.distortion_model == "plumb_bob"
+    assert np.array_equal(intr.K, K) and (intr.width, intr.height) == (640, 480)
+    assert intr.distortion_model == "plumb_bob"
     assert np.array_equal(np.asarray(msg.p).reshape(3, 4)[:, :3], K)
     with pytest.raises(ValueError, match="positive focal lengths"):
         sc.camera_info_to_ros(factory, np.zeros((3, 3)), 640, 480, "f")
@@ -127,6 +128,7 @@ def test_mesh_and_observation_round_trip(factory, cdr):
 def test_capture_and_fusion_result_through_messages(factory, cdr):
     """Core perception types (Capture, FusionResult) → messages → core types."""
     import trimesh
+
     from diffgrasp.perception.fusion import FusionResult
 
     views = make_views(np.random.default_rng(5))

@@ -81,10 +81,10 @@ def _qos(topic: str):
 
 
 def test_ros_sim_grasps_and_lifts_the_object(ros_sim, typestore):
-    from diffgrasp_interfaces.action import GraspObject
     from rclpy.node import Node
     from rclpy.serialization import deserialize_message
 
+    from diffgrasp_interfaces.action import GraspObject
     from diffgrasp_ros.client import GraspClient
 
     proc, lines = ros_sim

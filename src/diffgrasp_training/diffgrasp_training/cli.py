@@ -18,8 +18,18 @@ import argparse
 import dataclasses
 import sys
 
-from diffgrasp.cli_args import (OneLineArgumentParser, check_output_dir, existing_dir, existing_file, load_config_arg,
-                                non_negative_int, positive_float, positive_int, run_reported, torch_device)
+from diffgrasp.cli_args import (
+    OneLineArgumentParser,
+    check_output_dir,
+    existing_dir,
+    existing_file,
+    load_config_arg,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    run_reported,
+    torch_device,
+)
 from diffgrasp.network.network_config import NetworkConfig
 from diffgrasp_training.train_config import MODES, TrainConfig
 

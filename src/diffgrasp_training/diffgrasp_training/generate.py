@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import multiprocessing
-import re
 import os
+import re
 import shutil
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed

@@ -114,7 +114,8 @@ def render_hand(joints: str | dict[str, float] = "open", views: tuple[View, ...]
     rot = data.xmat[body_ids].reshape(-1, 3, 3)
     points = np.einsum("nij,nj->ni", rot, cc.positions) + data.xpos[body_ids]
     normals = np.einsum("nij,nj->ni", rot, cc.normals)
-    # Frame the hand: centre and radius of its surface samples and the wrist (fovy 45°; the bounding sphere leaves a margin).
+    # Frame the hand: centre and radius of its surface samples and the wrist (fovy 45°; the bounding sphere leaves a
+    # margin).
     sp = load_surface_points()
     sp_ids = np.array([model.body(link).id for link in sp.links])[sp.link_index]
     cloud = np.einsum("nij,nj->ni", data.xmat[sp_ids].reshape(-1, 3, 3), sp.points) + data.xpos[sp_ids]

@@ -17,7 +17,11 @@ import torch
 from diffgrasp._checks import check_finite, check_shape
 from diffgrasp.geometry.rotations import quaternion_xyzw_to_matrix
 from diffgrasp.hand.assets import (
-    forearm_collision_points, hand_model, load_collision_capsules, load_contact_candidates, load_surface_points,
+    forearm_collision_points,
+    hand_model,
+    load_collision_capsules,
+    load_contact_candidates,
+    load_surface_points,
 )
 from diffgrasp.hand.kinematics import KinematicTree
 from diffgrasp.hand.names import FINGER_JOINT_NAMES, JOINT_LIMITS, JOINT_NAMES

@@ -35,7 +35,6 @@ from diffgrasp.io import atomic_write
 from diffgrasp.loading import brief, one_line
 from diffgrasp.network.network_config import NetworkConfig
 
-
 CHECKPOINT_FORMAT = "diffgrasp.network/1"
 DEFAULT_CHECKPOINT = ("network", "grasp_net.pt")  # under diffgrasp/data/
 

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-
 __all__ = ["BoardConfig", "BoardPose", "board_texture", "render_board", "detect_board", "estimate_board_pose",
            "calibrate_extrinsics"]
 

@@ -1,11 +1,12 @@
 """Intel RealSense capture (pyrealsense2): live devices by serial, recording to ``.db3`` and replay through playback.
 
-One ``rs.pipeline`` per live camera; replay reads the playback device's sensors (:mod:`.playback`, lossless). Depth is z16 (device units × ``depth_scale`` → metres, 0 invalid → NaN); colour
-optional (rgb8, same resolution); optional alignment of depth to colour; post-processing filters from
-:class:`CaptureOptions` (decimation, spatial and temporal in the disparity domain, hole filling); ``sync="inter_cam"``
-sets the first camera master (mode 1) and the others slaves (mode 2) for a hardware sync cable.
-pyrealsense2 2.58+ records only ``.db3``; playback reads ``.db3`` and ROS1 ``.bag``. Without a camera,
-:func:`write_recording` creates a real recording through a ``software_device`` (tests, simulated rigs).
+One ``rs.pipeline`` per live camera; replay reads the playback device's sensors (:mod:`.playback`, lossless). Depth is
+z16 (device units × ``depth_scale`` → metres, 0 invalid → NaN); colour optional (rgb8, same resolution); optional
+alignment of depth to colour; post-processing filters from :class:`CaptureOptions` (decimation, spatial and temporal in
+the disparity domain, hole filling); ``sync="inter_cam"`` sets the first camera master (mode 1) and the others slaves
+(mode 2) for a hardware sync cable. pyrealsense2 2.58+ records only ``.db3``; playback reads ``.db3`` and ROS1 ``.bag``.
+Without a camera, :func:`write_recording` creates a real recording through a ``software_device`` (tests, simulated
+rigs).
 """
 
 from __future__ import annotations

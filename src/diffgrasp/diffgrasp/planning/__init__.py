@@ -3,8 +3,15 @@
 from diffgrasp.planning.deadline import Deadline
 from diffgrasp.planning.plan_result import PlanResult, ProgressInfo
 from diffgrasp.planning.planner import plan_grasps
-from diffgrasp.planning.planner_config import (BudgetConfig, InitConfig, OptimConfig, PhysicsRankConfig,
-                                              PlannerConfig, PostprocessConfig, ReseedConfig)
+from diffgrasp.planning.planner_config import (
+    BudgetConfig,
+    InitConfig,
+    OptimConfig,
+    PhysicsRankConfig,
+    PlannerConfig,
+    PostprocessConfig,
+    ReseedConfig,
+)
 
 __all__ = ["BudgetConfig", "Deadline", "InitConfig", "OptimConfig", "PhysicsRankConfig", "PlanResult",
            "PlannerConfig", "PostprocessConfig", "ProgressInfo", "ReseedConfig", "plan_grasps"]

@@ -14,8 +14,15 @@ from typing import TYPE_CHECKING
 
 from tqdm import tqdm
 
-from diffgrasp.cli_args import (check_output_file, existing_file, load_config_arg, non_negative_int, positive_float,
-                                positive_int, torch_device)
+from diffgrasp.cli_args import (
+    check_output_file,
+    existing_file,
+    load_config_arg,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    torch_device,
+)
 
 if TYPE_CHECKING:  # torch loads only when the command runs
     from diffgrasp.planning.deadline import Deadline

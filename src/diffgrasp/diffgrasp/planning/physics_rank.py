@@ -131,7 +131,8 @@ def best_phase_variants(post, closed, index: np.ndarray, poses: dict[str, np.nda
     def run(which: np.ndarray, cand: np.ndarray) -> None:  # (M,) variant and candidate indices, one batch
         if len(cand):
             displacement[which, cand], rotation[which, cand] = sim.settle(
-                pregrasp_position=poses["pregrasp_position"][cand], pregrasp_quat_wxyz=poses["pregrasp_quat_wxyz"][cand],
+                pregrasp_position=poses["pregrasp_position"][cand],
+                pregrasp_quat_wxyz=poses["pregrasp_quat_wxyz"][cand],
                 pregrasp_joints=openings[which, cand], grasp_position=poses["grasp_position"][cand],
                 grasp_quat_wxyz=poses["pregrasp_quat_wxyz"][cand], grasp_joints=poses["grasp_joints"][cand],
                 squeeze_joints=squeezes[which, cand], push_s=rank.push_s, push_filter=_push_filter(rank))

@@ -207,7 +207,8 @@ def _plan(obj, k: int, seed: int, config: PlannerConfig, device, progress, contr
     cut = f"time budget {deadline.budget_s:g} s: " if status == "time_budget" and control.notes else ""
     message = "; ".join(filter(None, [pool_note, cut + ", ".join(control.notes) if control.notes else ""]))
     return PlanResult(grasps=grasps, status=status, iterations=outcome.iterations,
-                      best_loss=float(state.loss[best]), loss_terms={kk: float(v[best]) for kk, v in state.terms.items()},
+                      best_loss=float(state.loss[best]),
+                      loss_terms={kk: float(v[best]) for kk, v in state.terms.items()},
                       num_candidates=n, num_rejected=rejected, timings_s=timings, message=message)
 
 

@@ -139,7 +139,8 @@ class PhysicsRankConfig:
         if self.threads < 0:
             raise ValueError(f"planner.physics_rank.threads: must be >= 0, got {self.threads}")
         if self.retry_band and not (len(self.retry_band) == 2 and self.retry_band[0] < self.retry_band[1]):
-            raise ValueError(f"planner.physics_rank.retry_band: [lo, hi] with lo < hi or [], got {list(self.retry_band)}")
+            raise ValueError("planner.physics_rank.retry_band: [lo, hi] with lo < hi or [], "
+                             f"got {list(self.retry_band)}")
         if not self.push_below_score > 0:
             raise ValueError(f"planner.physics_rank.push_below_score: must be > 0, got {self.push_below_score}")
         if not (self.verify_per_grasp >= 0 and self.verify_push_s > 0 and self.verify_holding_score > 0):

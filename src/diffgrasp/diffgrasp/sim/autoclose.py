@@ -73,10 +73,10 @@ def autoclose_grasp(tester: GraspTester, palm_position: np.ndarray, palm_quat_wx
     joints = the closed configuration (within limits); squeeze_joints = joints + ``squeeze`` rad on the joints of the
     closed chains that touch the object (flexion J3/J2/J1, THJ4/THJ2/THJ1); pregrasp: the §7 default (left unset).
     """
-    from diffgrasp.sim.grasp_test import Phases
     from diffgrasp.geometry.rotations import wxyz_to_xyzw
     from diffgrasp.grasps import Grasp
     from diffgrasp.hand.names import JOINT_LIMITS
+    from diffgrasp.sim.grasp_test import Phases
 
     names = list(FINGER_JOINT_NAMES)
     upper = np.array([JOINT_LIMITS[n][1] for n in names])

@@ -16,8 +16,15 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from diffgrasp.cli_args import (check_mesh, check_output_dir, check_output_file, existing_file, load_config_arg,
-                                positive_float, positive_int)
+from diffgrasp.cli_args import (
+    check_mesh,
+    check_output_dir,
+    check_output_file,
+    existing_file,
+    load_config_arg,
+    positive_float,
+    positive_int,
+)
 
 os.environ.setdefault("MUJOCO_GL", "egl")  # headless rendering for --render; must precede the first mujoco import
 

@@ -43,10 +43,10 @@ _DROPPED_MESHES = ("forearm_0", "forearm_1", "forearm_collision", "wrist")
 _DROPPED_ACTUATORS = ("rh_A_WRJ2", "rh_A_WRJ1")
 
 # Body pairs whose collision geoms overlap by design: at full proximal flexion (J3 = 1.57) the proximal capsule
-# meets the palm block between the knuckles (≈1 mm) and the little finger's proximal meets its metacarpal; cupping the palm
-# (LFJ5) moves the little knuckle into the palm block. Found by sweeping every joint over its range and by 300 random
-# in-limit configurations (the neutral hand has no hand–hand contact). Finger–finger contacts from abduction stay
-# enabled: they are real collisions.
+# meets the palm block between the knuckles (≈1 mm) and the little finger's proximal meets its metacarpal; cupping the
+# palm (LFJ5) moves the little knuckle into the palm block. Found by sweeping every joint over its range and by 300
+# random in-limit configurations (the neutral hand has no hand–hand contact). Finger–finger contacts from abduction
+# stay enabled: they are real collisions.
 DESIGN_CONTACT_EXCLUDES: tuple[tuple[str, str], ...] = (
     ("rh_palm", "rh_ffproximal"), ("rh_palm", "rh_mfproximal"), ("rh_palm", "rh_rfproximal"),
     ("rh_palm", "rh_lfknuckle"), ("rh_lfmetacarpal", "rh_lfproximal"),

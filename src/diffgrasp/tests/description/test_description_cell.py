@@ -7,8 +7,8 @@ import xml.etree.ElementTree as ET
 import mujoco
 import numpy as np
 import pytest
-
 from description_helpers import ARM_JOINTS, URDF_DIR, load_urdf
+
 from diffgrasp.hand.names import JOINT_NAMES
 
 xacro = pytest.importorskip("xacro")
@@ -50,7 +50,8 @@ def test_cell_defaults_match_the_mujoco_scene(cell):
     np.testing.assert_allclose(base[:2, :2], [[np.cos(yaw), -np.sin(yaw)], [np.sin(yaw), np.cos(yaw)]], atol=1e-9)
     table = cell.get_transform("table", "world")
     np.testing.assert_allclose(table[:2, 3], cfg.table_center, atol=1e-12)
-    np.testing.assert_allclose(cell.link_map["table"].collisions[0].geometry.box.size, 2 * np.asarray(cfg.table_half_size))
+    np.testing.assert_allclose(cell.link_map["table"].collisions[0].geometry.box.size,
+                               2 * np.asarray(cfg.table_half_size))
 
 
 def test_cell_fk_equals_the_mujoco_scene(cell):
@@ -115,8 +116,8 @@ def test_cameras_match_the_simulated_rig(cell):
         assert entry["parent_frame"] == "world"
         link = cell.get_transform(f"{cam}_link", "world")
         np.testing.assert_allclose(link[:3, 3], entry["parent_to_link"]["translation"], atol=2e-6)
-        np.testing.assert_allclose(link[:3, :3], Rotation.from_quat(entry["parent_to_link"]["rotation_xyzw"]).as_matrix(),
-                                   atol=2e-6)
+        np.testing.assert_allclose(link[:3, :3],
+                                   Rotation.from_quat(entry["parent_to_link"]["rotation_xyzw"]).as_matrix(), atol=2e-6)
         link_to_optical = cell.get_transform(f"{cam}_depth_optical_frame", f"{cam}_link")
         np.testing.assert_allclose(link_to_optical[:3, :3],
                                    Rotation.from_quat(entry["link_to_optical"]["rotation_xyzw"]).as_matrix(), atol=1e-9)

@@ -9,8 +9,8 @@ import mujoco
 import numpy as np
 import pytest
 import yaml
-
 from description_helpers import ARM_JOINTS, MOVEIT_DIR, REPO, URDF_DIR, load_script
+
 from diffgrasp.hand.names import FINGER_JOINT_NAMES, JOINT_NAMES, WRIST_JOINT_NAMES
 
 SRDF = MOVEIT_DIR / "ur10e_shadow.srdf"
@@ -102,7 +102,8 @@ def test_srdf_states_and_end_effector(srdf, joints, links):
 def test_srdf_disabled_pairs(srdf, urdf):
     gen = load_script("generate_srdf")
     geometric = {link.get("name") for link in urdf.findall("link") if link.find("collision") is not None}
-    disabled = {tuple(sorted((d.get("link1"), d.get("link2")))): d.get("reason") for d in srdf.findall("disable_collisions")}
+    disabled = {tuple(sorted((d.get("link1"), d.get("link2")))): d.get("reason")
+                for d in srdf.findall("disable_collisions")}
     assert len(disabled) == len(srdf.findall("disable_collisions")), "duplicate pairs"
     for (a, b), reason in disabled.items():
         assert a in geometric and b in geometric and a != b
@@ -121,7 +122,8 @@ def test_srdf_disabled_pairs(srdf, urdf):
 def test_srdf_text_matches_generator(srdf):
     """Groups, states and end effector in the committed SRDF are what scripts/generate_srdf.py writes."""
     gen = load_script("generate_srdf")
-    reasons = {tuple(sorted((d.get("link1"), d.get("link2")))): d.get("reason") for d in srdf.findall("disable_collisions")}
+    reasons = {tuple(sorted((d.get("link1"), d.get("link2")))): d.get("reason")
+               for d in srdf.findall("disable_collisions")}
     header = SRDF.read_text().split("\n", 2)[1]
     samples = int(header.split("samples=")[1].split()[0])
     seed = int(header.split("seed=")[1].split(",")[0])
@@ -196,7 +198,8 @@ def test_controllers_agree(joints, urdf):
     for name in names:
         assert declared[name]["type"] == "joint_trajectory_controller/JointTrajectoryController"
         params = ros2[name]["ros__parameters"]
-        assert manager[name]["type"] == "FollowJointTrajectory" and manager[name]["action_ns"] == "follow_joint_trajectory"
+        assert manager[name]["type"] == "FollowJointTrajectory"
+        assert manager[name]["action_ns"] == "follow_joint_trajectory"
         assert manager[name]["joints"] == params["joints"], name
         for joint in params["joints"]:
             assert joint in joints and joints[joint].get("type") == "revolute", joint

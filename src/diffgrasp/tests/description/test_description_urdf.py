@@ -7,10 +7,18 @@ import mujoco
 import numpy as np
 import pytest
 import trimesh
+from description_helpers import (
+    ARM_JOINTS,
+    URDF_DIR,
+    arm_hand_mujoco,
+    body_pose,
+    load_script,
+    load_urdf,
+    pose_from,
+    resolve_package,
+)
 from scipy.spatial import cKDTree
 
-from description_helpers import (ARM_JOINTS, URDF_DIR, arm_hand_mujoco, body_pose, load_script, load_urdf,
-                                 pose_from, resolve_package)
 from diffgrasp.data import shadow_hand_mjcf, ur10e_mjcf
 from diffgrasp.hand.names import JOINT_LIMITS, JOINT_NAMES
 
@@ -268,9 +276,8 @@ def test_mount_is_identity_by_default(urdfs):
 
 
 def test_mount_parameter_moves_the_hand(tmp_path):
-    from scipy.spatial.transform import Rotation
-
     from description_helpers import load_urdf as load
+    from scipy.spatial.transform import Rotation
 
     doc = xacro.process_file(str(URDF_DIR / "ur10e_shadow.urdf.xacro"),
                              mappings={"mount_xyz": "0.01 -0.02 0.05", "mount_rpy": "0 0 0.7"})

@@ -13,7 +13,12 @@ import trimesh
 
 from diffgrasp.hand import ShadowHand
 from diffgrasp.hand.assets import (
-    forearm_collision_points, hand_model, link_meshes, load_collision_capsules, load_contact_candidates, load_surface_points,
+    forearm_collision_points,
+    hand_model,
+    link_meshes,
+    load_collision_capsules,
+    load_contact_candidates,
+    load_surface_points,
 )
 
 REPO = Path(__file__).resolve().parents[4]

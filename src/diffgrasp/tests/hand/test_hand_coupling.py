@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 
 from diffgrasp._checks import ShapeError
-from pathlib import Path
-
 from diffgrasp.config import load_config, to_dict
 from diffgrasp.hand import FINGER_JOINT_NAMES, JOINT_LIMITS, HandConfig, JointCoupling
 

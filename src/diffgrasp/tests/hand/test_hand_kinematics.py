@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from diffgrasp.hand import FINGER_JOINT_NAMES, JOINT_NAMES, ShadowHand
+from diffgrasp.geometry.rotations import matrix_to_rotation6d, rotation6d_to_matrix
+from diffgrasp.hand import FINGER_JOINT_NAMES, ShadowHand
 from diffgrasp.hand.assets import hand_model
 from diffgrasp.hand.kinematics import KinematicTree
-from diffgrasp.geometry.rotations import matrix_to_rotation6d, rotation6d_to_matrix
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +84,8 @@ def test_tree_with_anchors_jointless_bodies_and_qpos0() -> None:
     """Features the Shadow MJCF does not use (joint anchors, reference angles, bodies without a joint)."""
     xml = """
     <mujoco><worldbody><body name="base" quat="0.9 0.1 0.3 0.2">
-      <body name="a" pos="0.1 0.02 0.03" quat="0.7 0.2 0.1 0.6"><joint name="j1" axis="0.3 1 0.2" pos="0.01 0.02 -0.03" ref="0.4"/>
+      <body name="a" pos="0.1 0.02 0.03" quat="0.7 0.2 0.1 0.6">
+        <joint name="j1" axis="0.3 1 0.2" pos="0.01 0.02 -0.03" ref="0.4"/>
         <geom size="0.01"/>
         <body name="fixed" pos="0 0.05 0" quat="0.5 0.5 -0.5 0.5"><geom size="0.01"/>
           <body name="b" pos="0.03 0 0.01"><joint name="j2" axis="1 0 0" pos="0 0.04 0"/><geom size="0.01"/></body>

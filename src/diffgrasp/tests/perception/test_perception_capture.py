@@ -9,8 +9,14 @@ import pytest
 from PIL import Image
 
 from diffgrasp.errors import DiffgraspError, MissingFileError, PathConfinementError
-from diffgrasp.perception.capture import (Capture, CaptureError, pose_from_json, pose_to_json, read_capture,
-                                          write_capture)
+from diffgrasp.perception.capture import (
+    Capture,
+    CaptureError,
+    pose_from_json,
+    pose_to_json,
+    read_capture,
+    write_capture,
+)
 from diffgrasp.perception.simulate import look_at
 
 
@@ -42,7 +48,8 @@ def test_round_trip(tmp_path, fmt, atol):
     doc = json.loads((tmp_path / "cap" / "capture.json").read_text())
     assert doc["format"] == "diffgrasp.capture/1"
     assert set(doc["object_pose_world"]) == {"position", "quaternion_xyzw"}
-    np.testing.assert_allclose(pose_from_json(doc["object_pose_world"]), pose_from_json(cap.metadata["object_pose_world"]))
+    np.testing.assert_allclose(pose_from_json(doc["object_pose_world"]),
+                               pose_from_json(cap.metadata["object_pose_world"]))
     assert doc["cameras"][0]["depth_encoding"] == ("16UC1" if fmt == "png" else "32FC1")
 
 

@@ -5,8 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from diffgrasp.perception.depth import (backproject, decode_depth, depth_to_metres, depth_to_points,
-                                        metres_to_mm_u16, pixel_rays, validate_depth)
+from diffgrasp.perception.depth import (
+    backproject,
+    decode_depth,
+    depth_to_metres,
+    depth_to_points,
+    metres_to_mm_u16,
+    pixel_rays,
+    validate_depth,
+)
 
 K = np.array([[300.0, 0.0, 31.5], [0.0, 310.0, 23.5], [0.0, 0.0, 1.0]])
 

@@ -11,8 +11,8 @@ from diffgrasp import cli
 from diffgrasp.grasps import Grasp
 from diffgrasp.hand.names import FINGER_JOINT_NAMES
 from diffgrasp.pipeline_grasps import approach_elevation_deg as _approach_elevation
-from diffgrasp.pipeline_grasps import map_grasps as _map_grasps
 from diffgrasp.pipeline_grasps import forearm_elevation_deg, table_plane_in_frame, upper_hemisphere_init
+from diffgrasp.pipeline_grasps import map_grasps as _map_grasps
 from diffgrasp.planning import PlannerConfig
 
 

@@ -18,8 +18,16 @@ from diffgrasp.errors import DiffgraspError, DiffgraspWarning
 from diffgrasp.geometry import ObjectModel
 from diffgrasp.geometry import simplify as simplify_module
 from diffgrasp.geometry.simplify import simplify_to_budget
-from diffgrasp.planning import (BudgetConfig, Deadline, InitConfig, OptimConfig, PhysicsRankConfig, PlannerConfig,
-                                ReseedConfig, plan_grasps)
+from diffgrasp.planning import (
+    BudgetConfig,
+    Deadline,
+    InitConfig,
+    OptimConfig,
+    PhysicsRankConfig,
+    PlannerConfig,
+    ReseedConfig,
+    plan_grasps,
+)
 from diffgrasp.planning.deadline import Control, Schedule, chunks
 from diffgrasp.planning.planner import pool_size
 from diffgrasp.planning.refiner import refine

@@ -12,8 +12,7 @@ from scipy.spatial.transform import Rotation
 
 from diffgrasp.config import load_config, to_dict
 from diffgrasp.grasps import GraspSet, load_grasps, save_grasps
-from diffgrasp.planning import (InitConfig, OptimConfig, PlannerConfig, PostprocessConfig, ReseedConfig,
-                                plan_grasps)
+from diffgrasp.planning import InitConfig, OptimConfig, PlannerConfig, PostprocessConfig, ReseedConfig, plan_grasps
 from diffgrasp.planning.canonical_frame import canonical_transform
 from diffgrasp.planning.postprocess import select_diverse
 

@@ -53,8 +53,9 @@ def test_grasp_2cm_inside_is_rejected_by_prefilter(cylinder_tester, power_grasp)
 
 
 def test_one_finger_grasp_fails(cylinder_tester):
-    from diffgrasp.sim.autoclose import autoclose_grasp
     from sim_fixtures import PALM_POS
+
+    from diffgrasp.sim.autoclose import autoclose_grasp
     palm = PALM_POS + PALM_ROT[:, 1] * 0.015  # palm off the surface; only the index finger closes
     grasp = autoclose_grasp(cylinder_tester, palm, PALM_QUAT_WXYZ, q_open(), squeeze=0.15, fingers=("FF",))
     result = cylinder_tester.run(Phases.from_grasp(grasp))

@@ -20,6 +20,7 @@ LONG_AXIS = np.array([0.2771, -0.9607, -0.0157])
 @pytest.fixture(scope="module")
 def gelatin_box(shared_objects, tmp_path_factory):
     import os
+
     from diffgrasp.sim.evaluate import prepare_object
     from diffgrasp.sim.hand_scene import build_scene
 
