@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
 import json
 import os
 import platform
@@ -104,6 +105,16 @@ def without_phases(grasps):
                                 pregrasp_palm_quaternion_xyzw=None) for g in grasps]
 
 
+def grasps_digest(grasps) -> str:
+    """SHA-256 of the grasps' palm poses and joints (float64 bytes): equal digests mean bit-identical grasps, so a
+    refactor that must not change behaviour can be checked on the same machine and seed."""
+    digest = hashlib.sha256()
+    for g in grasps:
+        for values in (g.palm_position, g.palm_quaternion_xyzw, g.joint_vector()):
+            digest.update(np.asarray(values, dtype=np.float64).tobytes())
+    return digest.hexdigest()
+
+
 def diversity(grasps) -> tuple[float, float]:
     """(mean pairwise palm rotation angle in degrees, mean per-joint std in rad) of a grasp list."""
     if len(grasps) < 2:
@@ -136,11 +147,12 @@ def run_variant(name: str, config: PlannerConfig, objects: list[str], k: int, wo
         contacts = [r.contact_count for r in report.results] if report else []
         rot_div, joint_div = diversity(result.grasps)
         rows.append({"object": obj, "returned": len(result.grasps), "passed": passed, "plan_s": seconds,
+                     "grasps_sha256": grasps_digest(result.grasps),
                      "penetration_m": pen, "contacts": contacts, "rotation_diversity_deg": rot_div,
                      "joint_diversity_rad": joint_div,
                      "fails": [r.failed_direction for r in report.results if not r.passed] if report else []})
         print(f"  {name:28s} {obj:28s} {passed:2d}/{k} passed ({len(result.grasps)} returned) "
-              f"plan {seconds:6.1f} s", flush=True)
+              f"plan {seconds:6.1f} s  grasps {rows[-1]['grasps_sha256'][:12]}", flush=True)
     return summarize(name, rows, k)
 
 
