@@ -180,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(f"--objects: not in the val split: {', '.join(unknown)}")
         val = [SHARED / f"{name}.obj" for name in names]
     if not args.skip_coacd and val:
-        from diffgrasp.sim.convex_decomposition import convex_pieces
+        from diffgrasp.geometry.convex_decomposition import convex_pieces
         from diffgrasp.sim.evaluate import load_object_mesh
         print("\n## CoACD (default settings, cold cache)")
         print(f"{'object':<28} {'faces':>6} {'pieces':>6} {'s':>6}")

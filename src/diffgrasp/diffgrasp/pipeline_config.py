@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from diffgrasp.sim.convex_decomposition import CoacdConfig
+from diffgrasp.geometry.convex_decomposition import CoacdConfig
 
 NOISE_MODELS = ("realsense", "none")
 

@@ -33,13 +33,11 @@ CORE_FORBIDDEN_OWN = frozenset({"diffgrasp_ros", "diffgrasp_training"})
 # GraspScorer that sim/ implements); this set may only shrink: a new edge fails, and so does a listed edge that is gone
 # (delete it here then).
 KNOWN_PLANNING_TO_SIM = {
-    ("diffgrasp.planning.physics_rank", "diffgrasp.sim.convex_decomposition"),
     ("diffgrasp.planning.physics_rank", "diffgrasp.sim.evaluate"),
     ("diffgrasp.planning.physics_rank", "diffgrasp.sim.evaluate_config"),
     ("diffgrasp.planning.physics_rank", "diffgrasp.sim.grasp_test"),
     ("diffgrasp.planning.physics_rank", "diffgrasp.sim.hand_scene"),
     ("diffgrasp.planning.physics_rank", "diffgrasp.sim.settle"),
-    ("diffgrasp.planning.planner_config", "diffgrasp.sim.convex_decomposition"),
     ("diffgrasp.planning.render", "diffgrasp.sim.evaluate"),
     ("diffgrasp.planning.render", "diffgrasp.sim.evaluate_config"),
     ("diffgrasp.planning.render", "diffgrasp.sim.grasp_test"),

@@ -48,7 +48,7 @@ class ExecutionConfig:
     smoothstep peak = 1.5 × mean).
     Rendering: a frame every ``render_every`` s of simulated time at ``render_size`` (width, height); shadows cost
     ~3× the time on a software renderer. ``convex_decomposition``: the simulated object's collision geometry is the
-    CoACD decomposition (``diffgrasp.sim.convex_decomposition``, cached) instead of the convex hull.
+    CoACD decomposition (``diffgrasp.geometry.convex_decomposition``, cached) instead of the convex hull.
     ``max_candidates``: grasps examined (best first).
     """
 

@@ -48,7 +48,7 @@ class MujocoExecutionBackend(ExecutionBackend):
 
     mesh: the true object (trimesh, its file frame, m); object_pose_world: (4, 4) where it rests (default: on the
     table centre); convex_parts: its convex pieces in the mesh frame (default: CoACD pieces from
-    ``diffgrasp.sim.convex_decomposition`` (cached) when ``config.convex_decomposition``, else the convex hull);
+    ``diffgrasp.geometry.convex_decomposition`` (cached) when ``config.convex_decomposition``, else the convex hull);
     cameras: see ``load_camera_poses``.
     """
 
@@ -58,7 +58,7 @@ class MujocoExecutionBackend(ExecutionBackend):
         self.config = config
         self.object_pose_world = resting_pose(mesh) if object_pose_world is None else np.asarray(object_pose_world)
         if convex_parts is None and config.convex_decomposition:
-            from diffgrasp.sim.convex_decomposition import convex_pieces
+            from diffgrasp.geometry.convex_decomposition import convex_pieces
 
             convex_parts = [trimesh.Trimesh(v, f, process=False) for v, f in convex_pieces(mesh, progress=False)]
         self.scene = build_robot_scene(mesh, self.object_pose_world, convex_parts, config.scene, cameras)

@@ -158,7 +158,7 @@ class PhysicsScene:
     (``physics_rank.coacd``) is not cached, compute the budget's cheaper one (``budget.coacd``) instead."""
 
     def __init__(self, file_object, config, coarse: bool = False) -> None:
-        from diffgrasp.sim.convex_decomposition import DecompositionJob, is_cached
+        from diffgrasp.geometry.convex_decomposition import DecompositionJob, is_cached
 
         self.mesh, self.name, self.rank = file_object.mesh, file_object.name or "object", config.physics_rank
         coacd = self.rank.coacd

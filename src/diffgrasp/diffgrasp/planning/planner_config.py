@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from diffgrasp.sim.convex_decomposition import CoacdConfig
+from diffgrasp.geometry.convex_decomposition import CoacdConfig
 
 METHODS = ("diffgrasp", "dexgraspnet", "network")
 INITS = ("random", "network")

@@ -3,7 +3,7 @@
 Light on purpose: nothing heavy is imported here. Entry points (import the submodules):
 ``diffgrasp.sim.evaluate.evaluate_grasps`` / ``EvaluationReport``, ``diffgrasp.sim.evaluate_config.EvaluateConfig``,
 ``diffgrasp.sim.hand_scene`` (hand–object scene), ``diffgrasp.sim.grasp_test`` (the test of one grasp),
-``diffgrasp.sim.convex_decomposition`` (cached CoACD), ``diffgrasp.sim.render_grasp`` (PNG views),
+``diffgrasp.sim.render_grasp`` (PNG views),
 ``diffgrasp.sim.autoclose`` (close fingers until contact). ``evaluate_grasps`` and ``EvaluateConfig`` are also
 available as attributes of this package (imported on first access).
 """

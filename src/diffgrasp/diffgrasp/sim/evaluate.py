@@ -187,7 +187,7 @@ def prepare_mesh(mesh, config: EvaluateConfig, name: str = "object", progress: b
     """Decompose (cached) a trimesh in its own frame, m, and compute its inertial (mass ``config.object_mass``).
 
     ``pieces``: its convex decomposition when the caller already has it (then ``config.coacd`` is not used)."""
-    from diffgrasp.sim.convex_decomposition import convex_pieces
+    from diffgrasp.geometry.convex_decomposition import convex_pieces
     from diffgrasp.sim.hand_scene import object_inertia
 
     t0 = time.perf_counter()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from diffgrasp.sim.convex_decomposition import CoacdConfig
+from diffgrasp.geometry.convex_decomposition import CoacdConfig
 from diffgrasp.sim.scene_params import SceneParams
 
 

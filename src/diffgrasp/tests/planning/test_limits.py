@@ -216,7 +216,7 @@ def test_cancel_stops_at_the_next_safe_point_and_skips_the_optional_stages(box_p
 
 # ------------------------------------------------------------------------------------------------- CoACD job
 def test_decomposition_job_waits_interruptibly_and_reraises(monkeypatch):
-    from diffgrasp.sim import convex_decomposition as cd
+    from diffgrasp.geometry import convex_decomposition as cd
 
     release = threading.Event()
 

@@ -107,7 +107,7 @@ def test_export_dexgraspbench(tmp_path, power_grasp, capsys):
 
 
 def test_convex_mesh_skips_coacd_and_nonconvex_is_cached(tmp_path, monkeypatch):
-    from diffgrasp.sim import convex_decomposition as cd
+    from diffgrasp.geometry import convex_decomposition as cd
     monkeypatch.setenv("DIFFGRASP_CACHE", str(tmp_path / "cache"))
     box = trimesh.creation.box(extents=[0.05, 0.04, 0.03])
     pieces = cd.convex_pieces(box, progress=False)

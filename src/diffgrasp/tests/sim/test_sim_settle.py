@@ -124,7 +124,7 @@ def test_verification_pushes_longer_and_fails_deep_pregrasps(cylinder_mesh, powe
     from diffgrasp.geometry import ObjectModel
     from diffgrasp.planning import PhysicsRankConfig
     from diffgrasp.planning.physics_rank import grasp_phase_arrays, settle_simulator, verification_motion
-    from diffgrasp.sim.convex_decomposition import CoacdConfig
+    from diffgrasp.geometry.convex_decomposition import CoacdConfig
 
     monkeypatch.setenv("DIFFGRASP_CACHE", str(tmp_path))
     deep = moved(power_grasp, -0.03)  # pregrasp 2.7 cm inside

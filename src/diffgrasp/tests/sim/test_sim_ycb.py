@@ -7,7 +7,7 @@ import pytest
 from scipy.spatial.transform import Rotation
 from sim_fixtures import moved, q_open
 
-from diffgrasp.sim.convex_decomposition import CoacdConfig
+from diffgrasp.geometry.convex_decomposition import CoacdConfig
 from diffgrasp.sim.evaluate_config import EvaluateConfig
 from diffgrasp.sim.grasp_test import GraspTester, Phases
 
