@@ -8,7 +8,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from diffgrasp.cli_args import check_output_dir, existing_file, load_config_arg, non_negative_int
+from diffgrasp.cli.args import check_output_dir, existing_file, load_config_arg, non_negative_int
 
 HELP = "run the embedded pipeline: simulated depth → fusion → network → refinement → MuJoCo arm + hand execution"
 

@@ -1,4 +1,4 @@
-"""The CLI validation layer (diffgrasp.cli_args): argparse types, output-path checks, one-line error reporting."""
+"""The CLI validation layer (diffgrasp.cli.args): argparse types, output-path checks, one-line error reporting."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from diffgrasp.cli_args import (
+from diffgrasp.cli.args import (
     OneLineArgumentParser,
     OutputPathError,
     check_output_dir,

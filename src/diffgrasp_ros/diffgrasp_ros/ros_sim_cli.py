@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from diffgrasp.cli_args import existing_file, int_range, non_negative_int
+from diffgrasp.cli.args import existing_file, int_range, non_negative_int
 
 HELP = "start the ROS 2 graph with simulated cameras and MuJoCo execution, serving the grasp_object action"
 

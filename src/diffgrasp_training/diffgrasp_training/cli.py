@@ -9,7 +9,7 @@ Examples (``outputs/`` is git-ignored)::
 
 Bad input (usage errors, bad files, unwritable output folders; checked before any work) exits with status 2 and one
 line ``diffgrasp-train CMD: error: …``; other exceptions are one ``internal error`` line (status 1) whose traceback
-``--debug`` shows (see :mod:`diffgrasp.cli_args`).
+``--debug`` shows (see :mod:`diffgrasp.cli.args`).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import argparse
 import dataclasses
 import sys
 
-from diffgrasp.cli_args import (
+from diffgrasp.cli.args import (
     OneLineArgumentParser,
     check_output_dir,
     existing_dir,

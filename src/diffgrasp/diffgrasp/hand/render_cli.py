@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from diffgrasp.cli_args import check_output_file, int_range
+from diffgrasp.cli.args import check_output_file, int_range
 
 HELP = "render the Shadow hand with its contact candidates and normals to a PNG (MuJoCo offscreen)"
 DEFAULT_OUTPUT = "outputs/hand_contacts.png"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from diffgrasp.cli_args import check_output_dir, check_output_file, existing_file, non_negative_int, positive_int
+from diffgrasp.cli.args import check_output_dir, check_output_file, existing_file, non_negative_int, positive_int
 from diffgrasp.perception.capture import Capture, write_capture
 
 HELP = "capture calibrated multi-view depth (RealSense devices, a .db3 replay, or a simulated rig) to a directory"

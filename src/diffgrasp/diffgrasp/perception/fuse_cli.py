@@ -7,7 +7,7 @@ import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from diffgrasp.cli_args import check_output_file, existing_file, load_config_arg, positive_float
+from diffgrasp.cli.args import check_output_file, existing_file, load_config_arg, positive_float
 
 if TYPE_CHECKING:  # open3d and the fusion stack load only when the command runs
     from diffgrasp.perception.capture import Capture

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from tqdm import tqdm
 
-from diffgrasp.cli_args import (
+from diffgrasp.cli.args import (
     check_output_file,
     existing_file,
     load_config_arg,

@@ -16,7 +16,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from diffgrasp.cli_args import (
+from diffgrasp.cli.args import (
     check_mesh,
     check_output_dir,
     check_output_file,

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from diffgrasp.cli_args import check_output_file, existing_file
+from diffgrasp.cli.args import check_output_file, existing_file
 
 HELP = "export grasps to another tool's layout (DexGraspBench qpos)"
 FORMATS = ("dexgraspbench",)

@@ -4,7 +4,7 @@ Each subcommand lives in its own module exposing ``HELP``, ``add_arguments(parse
 modules are imported only when their command runs (``--help`` imports them all). Bad input (usage errors, bad files,
 unwritable outputs; checked before any work) exits with status 2 and one line ``diffgrasp CMD: error: …`` on stderr;
 any other exception is one ``internal error`` line, exit status 1, with the traceback behind ``--debug``
-(see :mod:`diffgrasp.cli_args`).
+(see :mod:`diffgrasp.cli.args`).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import importlib.util
 import os
 import sys
 
-from diffgrasp.cli_args import OneLineArgumentParser, run_reported
+from diffgrasp.cli.args import OneLineArgumentParser, run_reported
 
 # MuJoCo picks its GL backend at import; headless machines need EGL (set before any module imports mujoco).
 os.environ.setdefault("MUJOCO_GL", "egl")
@@ -82,6 +82,3 @@ def console_main() -> None:
     sys.stderr.flush()
     os._exit(code)
 
-
-if __name__ == "__main__":
-    console_main()
