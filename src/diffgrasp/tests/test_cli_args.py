@@ -233,7 +233,7 @@ def test_one_line():
 # ------------------------------------------------------------------------------------------------ through cli.main
 def test_main_debug_flag_and_internal_errors(tmp_path, capsys, monkeypatch):
     from diffgrasp import cli
-    from diffgrasp.sim import export_cli
+    from diffgrasp.cli import export as export_cli
 
     grasps = tmp_path / "g.json"
     grasps.write_text("{}")

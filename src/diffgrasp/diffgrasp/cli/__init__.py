@@ -1,10 +1,10 @@
 """Command line entry point ``diffgrasp`` (design notes §5).
 
-Each subcommand lives in its own module exposing ``HELP``, ``add_arguments(parser)`` and ``run(args) -> int``;
-modules are imported only when their command runs (``--help`` imports them all). Bad input (usage errors, bad files,
-unwritable outputs; checked before any work) exits with status 2 and one line ``diffgrasp CMD: error: …`` on stderr;
-any other exception is one ``internal error`` line, exit status 1, with the traceback behind ``--debug``
-(see :mod:`diffgrasp.cli.args`).
+Each subcommand lives in its own module (``diffgrasp.cli.<command>``; see COMMANDS) exposing ``HELP``,
+``add_arguments(parser)`` and ``run(args) -> int``; modules are imported only when their command runs (``--help``
+imports them all). Bad input (usage errors, bad files, unwritable outputs; checked before any work) exits with status
+2 and one line ``diffgrasp CMD: error: …`` on stderr; any other exception is one ``internal error`` line, exit status
+1, with the traceback behind ``--debug`` (see :mod:`diffgrasp.cli.args`).
 """
 
 from __future__ import annotations
@@ -21,13 +21,13 @@ from diffgrasp.cli.args import OneLineArgumentParser, run_reported
 os.environ.setdefault("MUJOCO_GL", "egl")
 
 COMMANDS: dict[str, str] = {
-    "plan": "diffgrasp.planning.cli",
-    "evaluate": "diffgrasp.sim.evaluate_cli",
-    "export": "diffgrasp.sim.export_cli",
-    "capture": "diffgrasp.perception.capture_cli",
-    "fuse": "diffgrasp.perception.fuse_cli",
+    "plan": "diffgrasp.cli.plan",
+    "evaluate": "diffgrasp.cli.evaluate",
+    "export": "diffgrasp.cli.export",
+    "capture": "diffgrasp.cli.capture",
+    "fuse": "diffgrasp.cli.fuse",
     "demo": "diffgrasp.demo_cli",
-    "render-hand": "diffgrasp.hand.render_cli",
+    "render-hand": "diffgrasp.cli.render_hand",
     "ros-sim": "diffgrasp_ros.ros_sim_cli",  # only where diffgrasp_ros and rclpy are installed
 }
 

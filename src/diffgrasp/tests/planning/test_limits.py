@@ -272,8 +272,8 @@ def test_budget_spent_before_planning_returns_at_once(box_path):
 
 def test_a_budget_that_cannot_pay_for_decimation_stops_before_it(tmp_path):
     """Decimating a huge mesh takes seconds and cannot be interrupted: plan checks the estimate first (fake clock)."""
+    from diffgrasp.cli.plan import _BudgetSpent, _simplifying_fits
     from diffgrasp.geometry.simplify import decimation_seconds
-    from diffgrasp.planning.cli import _BudgetSpent, _simplifying_fits
     from diffgrasp.planning.deadline import Deadline
 
     now = [4.0]
