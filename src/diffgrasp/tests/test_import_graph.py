@@ -38,10 +38,6 @@ KNOWN_PLANNING_TO_SIM = {
     ("diffgrasp.planning.physics_rank", "diffgrasp.sim.grasp_test"),
     ("diffgrasp.planning.physics_rank", "diffgrasp.sim.hand_scene"),
     ("diffgrasp.planning.physics_rank", "diffgrasp.sim.settle"),
-    ("diffgrasp.planning.render", "diffgrasp.sim.evaluate"),
-    ("diffgrasp.planning.render", "diffgrasp.sim.evaluate_config"),
-    ("diffgrasp.planning.render", "diffgrasp.sim.grasp_test"),
-    ("diffgrasp.planning.render", "diffgrasp.sim.render_grasp"),
 }
 
 

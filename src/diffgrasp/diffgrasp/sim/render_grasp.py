@@ -1,4 +1,6 @@
-"""PNG views of a grasp in the physics-test scene (hand visual meshes + object), MuJoCo offscreen rendering.
+"""PNG views of a grasp in the physics-test scene (hand visual meshes + object), MuJoCo offscreen rendering: one
+grasp (``render_grasp_png``, ``evaluate --render``) or the top grasps of a plan stacked in one PNG (``render_grasps``,
+``plan --render``).
 
 Headless: MuJoCo picks its OpenGL backend from ``MUJOCO_GL`` when it is first imported. If it was imported before
 ``MUJOCO_GL`` was set and there is no display, ``render_views`` switches the renderer's context class to EGL
@@ -9,12 +11,19 @@ from __future__ import annotations
 
 import importlib
 import os
+import tempfile
 from pathlib import Path
 
 import mujoco
 import numpy as np
+from PIL import Image, ImageDraw
 
+from diffgrasp.grasps import Grasp
 from diffgrasp.io import atomic_write
+from diffgrasp.sim.evaluate import prepare_object
+from diffgrasp.sim.evaluate_config import EvaluateConfig
+from diffgrasp.sim.grasp_test import GraspTester, Phases
+from diffgrasp.sim.hand_scene import build_scene_spec, scene_index
 
 VIEWS: tuple[tuple[float, float], ...] = ((30.0, -25.0), (150.0, -25.0), (270.0, -60.0))
 """(azimuth, elevation) in degrees of the views, world = object frame."""
@@ -56,8 +65,6 @@ def render_views(model: mujoco.MjModel, data: mujoco.MjData, center: np.ndarray,
 
 def save_png(path: str | os.PathLike, image: np.ndarray, title: str | None = None) -> Path:
     """Write an (H, W, 3) uint8 image as PNG atomically, with an optional title strip on top."""
-    from PIL import Image, ImageDraw
-
     img = Image.fromarray(image)
     if title:
         canvas = Image.new("RGB", (img.width, img.height + 18), (255, 255, 255))
@@ -73,10 +80,6 @@ def render_grasp_png(path: str | os.PathLike, prepared, phases, config=None, tit
 
     prepared: diffgrasp.sim.evaluate.PreparedObject; phases: diffgrasp.sim.grasp_test.Phases.
     """
-    from diffgrasp.sim.evaluate_config import EvaluateConfig
-    from diffgrasp.sim.grasp_test import GraspTester
-    from diffgrasp.sim.hand_scene import build_scene_spec, scene_index
-
     config = config or EvaluateConfig()
     spec = build_scene_spec(prepared.pieces, prepared.com, prepared.inertia, config.scene_params(),
                             visual_mesh=(prepared.vertices, prepared.faces))
@@ -96,4 +99,29 @@ def render_grasp_png(path: str | os.PathLike, prepared, phases, config=None, tit
     return save_png(path, image, title)
 
 
-__all__ = ["VIEWS", "render_grasp_png", "render_views", "save_png"]
+def render_grasps(mesh_path: str | os.PathLike, grasps: list[Grasp], output: str | os.PathLike, top: int = 4,
+                  scale: float = 1.0) -> Path:
+    """Render the first ``top`` grasps (hand at the grasp around the object, three views each) into ``output``."""
+    if not grasps:
+        raise ValueError("render: no grasps to render")
+    config = EvaluateConfig()
+    prepared = prepare_object(mesh_path, scale, config, progress=False)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, grasp in enumerate(grasps[:top]):
+            m = grasp.metrics
+            title = (f"grasp {i}: Q1 {m.get('q1_exact', float('nan')):.3f}, "
+                     f"penetration {m.get('penetration_m', float('nan')) * 1e3:.2f} mm, "
+                     f"{m.get('touching_fingers', '?')} fingers touching")
+            path = render_grasp_png(Path(tmp) / f"{i}.png", prepared, Phases.from_grasp(grasp), config, title)
+            rows.append(np.asarray(Image.open(path).convert("RGB")))
+    width = max(r.shape[1] for r in rows)
+    canvas = np.full((sum(r.shape[0] for r in rows), width, 3), 255, dtype=np.uint8)
+    y = 0
+    for r in rows:
+        canvas[y:y + r.shape[0], :r.shape[1]] = r
+        y += r.shape[0]
+    return atomic_write(output, lambda p: Image.fromarray(canvas).save(p, format="PNG"))
+
+
+__all__ = ["VIEWS", "render_grasp_png", "render_grasps", "render_views", "save_png"]
