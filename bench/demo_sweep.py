@@ -128,14 +128,13 @@ def main(argv: list[str] | None = None) -> int:
     perturbations = parse(args.perturb)
 
     from diffgrasp.config import load_config, to_dict
+    from diffgrasp.demo import FAST, DemoConfig, run_pipeline
     from diffgrasp.io import atomic_write_json
-    from diffgrasp.pipeline import run_pipeline
-    from diffgrasp.pipeline_config import FAST, DemoConfig
 
     config = load_config(DemoConfig, args.config, FAST if args.fast else None)
     subset = [s for s in args.objects_subset.split(",") if s]
     seeds = [int(s) for s in args.extra_seeds.split(",") if s]
-    from diffgrasp.pipeline import default_object_path
+    from diffgrasp.demo import default_object_path
 
     if args.readme_object:
         paths = {default_object_path().stem: default_object_path()}

@@ -25,9 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from diffgrasp.demo import FAST, DemoConfig, run_pipeline
     from diffgrasp.io import output_lock
-    from diffgrasp.pipeline import run_pipeline
-    from diffgrasp.pipeline_config import FAST, DemoConfig
 
     check_output_dir(args.output_dir, "--output-dir")
     config = load_config_arg(DemoConfig, args.config, FAST if args.fast else None)

@@ -36,6 +36,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from diffgrasp.config import load_config, to_dict
+from diffgrasp.demo import DemoConfig
 from diffgrasp.errors import DiffgraspError, DiffgraspWarning
 from diffgrasp.geometry.mesh_validation import load_object_mesh
 from diffgrasp.grasps import Grasp, GraspSet, load_grasps
@@ -45,7 +46,6 @@ from diffgrasp.network.model import GraspNet
 from diffgrasp.perception.capture import Capture, read_capture, write_capture
 from diffgrasp.perception.rig import RigConfig, load_rig
 from diffgrasp.perception.simulate import check_simulated_rig, look_at
-from diffgrasp.pipeline_config import DemoConfig
 from diffgrasp.planning import PlannerConfig
 
 REPO = Path(__file__).resolve().parents[3]

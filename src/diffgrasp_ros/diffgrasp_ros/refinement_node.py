@@ -22,12 +22,12 @@ from typing import Any
 
 import trimesh
 
+from diffgrasp.demo import DemoConfig
+from diffgrasp.demo.grasps import approach_elevation_deg, forearm_elevation_deg
+from diffgrasp.demo.verify import rehearse_grasps, verified_order
 from diffgrasp.execution import ExecutionConfig
 from diffgrasp.geometry import ObjectModel
 from diffgrasp.grasps import GraspSet
-from diffgrasp.pipeline_config import DemoConfig
-from diffgrasp.pipeline_grasps import approach_elevation_deg, forearm_elevation_deg
-from diffgrasp.pipeline_verify import rehearse_grasps, verified_order
 from diffgrasp.planning.planner import plan_grasps
 from diffgrasp.planning.planner_config import PlannerConfig
 from diffgrasp_interfaces.action import RefineGrasps

@@ -47,14 +47,14 @@ class SimOptions:
 def demo_config(fast: bool) -> Any:
     """The embedded demo's configuration (``config/demo.yaml`` defaults, ``--fast`` overrides)."""
     from diffgrasp.config import load_config
-    from diffgrasp.pipeline_config import FAST, DemoConfig
+    from diffgrasp.demo import FAST, DemoConfig
 
     return load_config(DemoConfig, None, FAST if fast else None)
 
 
 def demo_planner_yaml(directory: Path, demo: Any) -> str:
     """The demo's planner settings written as a planner YAML for the refinement node."""
-    from diffgrasp.pipeline import demo_planner_config
+    from diffgrasp.demo import demo_planner_config
 
     path = directory / "planner.yaml"
     path.write_text(yaml.safe_dump(to_dict(demo_planner_config(demo))))

@@ -23,7 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from diffgrasp.pipeline import default_object_path
+    from diffgrasp.demo import default_object_path
 
     obj = args.object or default_object_path()
     if not Path(obj).is_file():

@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from diffgrasp.pipeline_grasps import table_plane_in_frame
+from diffgrasp.demo.grasps import table_plane_in_frame
 from diffgrasp_ros.conversions import (
     header_to_ros,
     matrix_to_position_quaternion,

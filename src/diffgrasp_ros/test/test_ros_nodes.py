@@ -60,7 +60,7 @@ def activate(node) -> bool:
 
 
 def object_path() -> str:
-    from diffgrasp.pipeline import default_object_path
+    from diffgrasp.demo import default_object_path
 
     return str(default_object_path())
 

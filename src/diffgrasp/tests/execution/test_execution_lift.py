@@ -189,7 +189,7 @@ def test_rehearsal_on_a_shrunk_scan_needs_a_grasp_that_holds_a_thinner_object(se
     """The demo's verification rehearses on the scan shrunk inward (a fingertip pinch that only holds the scan as
     fused misses a thinner true object): the wrap lifts the cylinder as given and with a 1.5 mm shrink, not once it
     is 2 cm thinner (radius 3 → 1 cm)."""
-    from diffgrasp.pipeline_verify import rehearse_grasps
+    from diffgrasp.demo.verify import rehearse_grasps
 
     backend, pose, grasp = setup
     mesh = trimesh.creation.cylinder(radius=0.03, height=0.12, sections=32)

@@ -22,8 +22,8 @@ import torch, mujoco  # started first, as any command does before fusion runs
 from diffgrasp.config import load_config
 from diffgrasp.geometry import ObjectModel
 from diffgrasp.perception import FusionConfig, fuse, load_rig, simulate_capture
-from diffgrasp.pipeline import resolve_config_path
-from diffgrasp.pipeline_config import DemoConfig
+from diffgrasp.demo import resolve_config_path
+from diffgrasp.demo import DemoConfig
 from diffgrasp.data import data_path
 from diffgrasp.sim.robot_scene import resting_pose
 cfg = DemoConfig()

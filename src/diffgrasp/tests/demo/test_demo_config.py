@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from diffgrasp.config import load_config, to_dict
-from diffgrasp.pipeline import DEFAULT_OBJECT, default_object_path, resolve_config_path
-from diffgrasp.pipeline_config import FAST, DemoConfig
+from diffgrasp.demo.config import FAST, DemoConfig
+from diffgrasp.demo.pipeline import DEFAULT_OBJECT, default_object_path, resolve_config_path
 
 CONFIG = Path(__file__).resolve().parents[4] / "config"
 
@@ -29,7 +29,7 @@ def test_demo_planner_takes_the_network_stage_grasps_and_fills_with_random_start
     """The network stage already passed the predictions from above the table: the planner must not ask the network
     again for the rest (init network would, and keep copies of predictions rejected for the table), even when the
     user's planner YAML says init network; the demo's own settings override the YAML's."""
-    from diffgrasp.pipeline import demo_planner_config
+    from diffgrasp.demo.pipeline import demo_planner_config
 
     planner_yaml = tmp_path / "planner.yaml"
     planner_yaml.write_text("init: network\nmin_candidates: 7\n")

@@ -1,4 +1,4 @@
-"""Verification stage (``diffgrasp.pipeline_verify``): the rehearsal on the perceived object in real MuJoCo, and the
+"""Verification stage (``diffgrasp.demo.verify``): the rehearsal on the perceived object in real MuJoCo, and the
 order it gives the execution."""
 
 from __future__ import annotations
@@ -8,10 +8,10 @@ import dataclasses
 import numpy as np
 import trimesh
 
+from diffgrasp.demo.verify import Rehearsal, rehearse_grasps, verified_order
 from diffgrasp.execution import ExecutionConfig
 from diffgrasp.grasps import Grasp
 from diffgrasp.hand.names import FINGER_JOINT_NAMES
-from diffgrasp.pipeline_verify import Rehearsal, rehearse_grasps, verified_order
 from diffgrasp.sim.robot_scene import resting_pose
 
 
@@ -44,11 +44,11 @@ def test_nothing_is_executed_when_no_rehearsal_lifts(tmp_path, monkeypatch):
     moved, the run ends no_liftable_grasp with the reason in report.json, and re-planning stops at the time limit."""
     import json
 
-    from diffgrasp import pipeline_verify
     from diffgrasp.config import load_config
     from diffgrasp.data import data_path
-    from diffgrasp.pipeline import NO_LIFTABLE_GRASP, run_pipeline
-    from diffgrasp.pipeline_config import FAST, DemoConfig
+    from diffgrasp.demo import verify as pipeline_verify
+    from diffgrasp.demo.config import FAST, DemoConfig
+    from diffgrasp.demo.pipeline import NO_LIFTABLE_GRASP, run_pipeline
 
     def nothing_lifts(mesh, pose, grasps, exec_cfg, max_grasps, max_passes, seed=0, shrink_m=0.0):
         return Rehearsal([{"rank": i, "reason": "slip", "lift_m": 0.0} for i in range(min(len(grasps), max_grasps))])
@@ -68,7 +68,7 @@ def test_nothing_is_executed_when_no_rehearsal_lifts(tmp_path, monkeypatch):
 
 
 def test_grasps_with_too_few_touching_fingers_are_not_offered():
-    from diffgrasp.pipeline import _enough_fingers
+    from diffgrasp.demo.pipeline import _enough_fingers
 
     def grasp(fingers):
         return Grasp(palm_position=np.zeros(3), palm_quaternion_xyzw=np.array([0.0, 0.0, 0.0, 1.0]),

@@ -15,12 +15,12 @@ from PIL import Image
 
 from diffgrasp import cli
 from diffgrasp.data import data_path
+from diffgrasp.demo.grasps import map_grasps as _map_grasps
+from diffgrasp.demo.pipeline import NO_CHECKPOINT_NOTE, NO_LIFTABLE_GRASP
 from diffgrasp.execution import REASONS
 from diffgrasp.grasps import load_grasps
 from diffgrasp.network import default_checkpoint_path
 from diffgrasp.perception import read_capture
-from diffgrasp.pipeline import NO_CHECKPOINT_NOTE, NO_LIFTABLE_GRASP
-from diffgrasp.pipeline_grasps import map_grasps as _map_grasps
 
 STAGES = ["load", "capture", "fusion", "network", "refine", "verify", "execute", "outputs"]
 

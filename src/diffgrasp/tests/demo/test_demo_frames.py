@@ -8,11 +8,11 @@ import trimesh
 from scipy.spatial.transform import Rotation
 
 from diffgrasp import cli
+from diffgrasp.demo.grasps import approach_elevation_deg as _approach_elevation
+from diffgrasp.demo.grasps import forearm_elevation_deg, table_plane_in_frame, upper_hemisphere_init
+from diffgrasp.demo.grasps import map_grasps as _map_grasps
 from diffgrasp.grasps import Grasp
 from diffgrasp.hand.names import FINGER_JOINT_NAMES
-from diffgrasp.pipeline_grasps import approach_elevation_deg as _approach_elevation
-from diffgrasp.pipeline_grasps import forearm_elevation_deg, table_plane_in_frame, upper_hemisphere_init
-from diffgrasp.pipeline_grasps import map_grasps as _map_grasps
 from diffgrasp.planning import PlannerConfig
 
 
@@ -98,7 +98,7 @@ def test_demo_bad_config_exits_2(tmp_path, capsys):
 def test_execution_strip_and_gif(tmp_path):
     from PIL import Image
 
-    from diffgrasp.pipeline_figures import save_execution_frames
+    from diffgrasp.demo.figures import save_execution_frames
 
     rng = np.random.default_rng(0)
     frames = [rng.integers(0, 255, size=(60, 80, 3), dtype=np.uint8) for _ in range(11)]

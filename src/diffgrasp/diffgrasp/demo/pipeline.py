@@ -26,15 +26,15 @@ from typing import Any
 
 import numpy as np
 
-from diffgrasp.io import atomic_write, atomic_write_json
-from diffgrasp.pipeline_config import DemoConfig
-from diffgrasp.pipeline_grasps import (
+from diffgrasp.demo.config import DemoConfig
+from diffgrasp.demo.grasps import (
     approach_elevation_deg,
     forearm_elevation_deg,
     map_grasps,
     table_plane_in_frame,
     upper_hemisphere_init,
 )
+from diffgrasp.io import atomic_write, atomic_write_json
 
 REPORT_FORMAT = "diffgrasp.demo_report/1"
 NO_LIFTABLE_GRASP = "no_liftable_grasp"
@@ -108,7 +108,7 @@ def resolve_config_path(path: str) -> Path:
     p = Path(path)
     if p.is_absolute() or p.is_file():
         return p
-    repo = Path(__file__).resolve().parents[3] / p
+    repo = Path(__file__).resolve().parents[4] / p
     if repo.is_file():
         return repo
     raise FileNotFoundError(f"config file not found: {p} (run from the repository root or give an absolute path)")
@@ -212,8 +212,8 @@ def _run(object_path: Path, output_dir: Path, seed: int, cfg: DemoConfig, progre
         return report
 
     # ---- capture: the four simulated D435 cameras see the true object on the table
+    from diffgrasp.demo.figures import save_camera_views
     from diffgrasp.perception import fuse, simulate_capture, write_capture
-    from diffgrasp.pipeline_figures import save_camera_views
 
     t = time.perf_counter()
     capture = simulate_capture(true_mesh, rig, noise=cfg.noise, seed=seed, object_to_world=true_pose)
@@ -227,8 +227,8 @@ def _run(object_path: Path, output_dir: Path, seed: int, cfg: DemoConfig, progre
                              f"{cfg.noise}, {100 * valid:.0f}% valid pixels")
 
     # ---- fusion: perceived mesh and object frame
+    from diffgrasp.demo.figures import save_fusion_figure
     from diffgrasp.perception.evaluate import chamfer
-    from diffgrasp.pipeline_figures import save_fusion_figure
 
     t = time.perf_counter()
     try:
@@ -298,7 +298,7 @@ def _run(object_path: Path, output_dir: Path, seed: int, cfg: DemoConfig, progre
     # none lifts there, re-plan with another seed (at most verify_replans times) and rehearse again
     ranks = list(range(len(grasps)))
     if cfg.verify_grasps > 0 and grasps:
-        from diffgrasp.pipeline_verify import rehearse_grasps, verified_order
+        from diffgrasp.demo.verify import rehearse_grasps, verified_order
 
         t = time.perf_counter()
         rounds = []
@@ -360,7 +360,7 @@ def _run(object_path: Path, output_dir: Path, seed: int, cfg: DemoConfig, progre
         _record_execution(result, ranks, details, files, output_dir, stages, t)
 
     # ---- pictures of the grasps and the execution
-    from diffgrasp.pipeline_figures import save_execution_frames, save_grasp_views
+    from diffgrasp.demo.figures import save_execution_frames, save_grasp_views
     from diffgrasp.sim.render_grasp import save_png
 
     t = time.perf_counter()

@@ -41,7 +41,7 @@ class DemoConfig:
     when no rehearsed grasp lifted, plan again with another seed (seed + 1000 k) and rehearse, at most this often
     (each round costs a refinement, ~25-35 s on the development CPU). verify_shrink_m: the rehearsal's scan is shrunk
     by this much (vertices inward along their normals; m) so that only grasps that would also hold a thinner object
-    pass: the fused scan lies partly outside the true surface (see ``diffgrasp.pipeline_verify``). time_limit_s: a
+    pass: the fused scan lies partly outside the true surface (see ``diffgrasp.demo.verify``). time_limit_s: a
     re-planning round starts only if the run, at the last round's pace, stays within this. When verification is on
     and no rehearsed grasp lifted, the arm is not moved: the run ends ``no_liftable_grasp``. min_touching_fingers:
     grasps with fewer fingers touching the perceived object (planner metric ``touching_fingers``) are neither
