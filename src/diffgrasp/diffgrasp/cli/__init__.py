@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
+import logging
 import os
 import sys
 
@@ -74,8 +75,6 @@ def console_main() -> None:
     Freeing torch, warp and MuJoCo at exit costs ~1 s of every command (and of every ``--time-budget``); outputs are
     written and closed by then (atomic writes, context managers), so the process flushes its streams and logging and
     leaves with ``os._exit``. Tests and library callers use ``main``."""
-    import logging
-
     code = main()
     logging.shutdown()
     sys.stdout.flush()

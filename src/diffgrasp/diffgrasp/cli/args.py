@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
+from diffgrasp.config import load_config
 from diffgrasp.errors import ConfigError, DiffgraspError, DiffgraspWarning
 
 T = TypeVar("T")
@@ -123,7 +124,7 @@ def torch_device(text: str) -> str:
     """argparse type: ``cpu``, ``cuda`` or ``cuda:N``, usable by the installed torch (checked up front)."""
     if text == "cpu":
         return text
-    import torch
+    import torch  # only for a non-cpu --device: every command imports this module before parsing (start-up of --help)
 
     try:
         device = torch.device(text)
@@ -220,8 +221,6 @@ def load_config_arg(cls: type[T], path: str | os.PathLike | None, overrides: dic
                     flag: str = "--config") -> T:
     """:func:`diffgrasp.config.load_config`; a problem of the file whose message does not name it (a dataclass check,
     a TypeError) becomes a ConfigError naming flag and file."""
-    from diffgrasp.config import load_config
-
     try:
         return load_config(cls, path, overrides)
     except (ValueError, TypeError) as err:
@@ -237,6 +236,7 @@ def check_mesh(path: str | os.PathLike, scale: float = 1.0, repair: bool = False
     closed=False: a mesh that is valid except for being open (not watertight / inconsistent winding) is accepted with
     a DiffgraspWarning (e.g. ``evaluate``, whose physics test uses a convex decomposition).
     """
+    # trimesh and torch load here: every command imports this module before parsing (start-up of --help)
     from diffgrasp.geometry.mesh_validation import (
         MAX_EXTENT_M,
         MIN_EXTENT_M,

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import shutil
+import warnings
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 from diffgrasp.cli.args import check_output_dir, check_output_file, existing_file, non_negative_int, positive_int
+from diffgrasp.geometry.mesh_validation import load_object_mesh
+from diffgrasp.io import atomic_write, output_lock
 from diffgrasp.perception.capture import Capture, write_capture
+from diffgrasp.perception.realsense import capture_frames
+from diffgrasp.perception.rig import load_rig
+from diffgrasp.perception.simulate import ring_rig, simulate_capture
 
 HELP = "capture calibrated multi-view depth (RealSense devices, a .db3 replay, or a simulated rig) to a directory"
 DEFAULT_SIM_CAMERAS = Path("config/cameras_sim.yaml")
@@ -43,7 +51,6 @@ def median_capture(captures: list[Capture]) -> Capture:
     stack = np.stack([c.depth for c in captures])                      # (N, V, H, W)
     valid = np.isfinite(stack).sum(0) * 2 > len(captures)
     with np.errstate(all="ignore"):
-        import warnings
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             med = np.nanmedian(stack, axis=0)
@@ -54,8 +61,6 @@ def median_capture(captures: list[Capture]) -> Capture:
 
 
 def run(args: argparse.Namespace) -> int:
-    from diffgrasp.io import output_lock
-
     # Outputs and inputs are checked before any camera is opened or rendered.
     out = check_output_dir(args.output, "-o")
     if args.record:
@@ -66,23 +71,14 @@ def run(args: argparse.Namespace) -> int:
 
 def _capture(args: argparse.Namespace, out: Path) -> int:
     """Grab (or simulate, or replay) the framesets and write the capture folder ``out``."""
-    from tqdm import tqdm
-
-    from diffgrasp.perception.rig import load_rig
-
     mesh = None
     if args.simulate:  # the mesh is loaded once and validated as `plan` does before anything is rendered
-        from diffgrasp.geometry.mesh_validation import load_object_mesh
-        from diffgrasp.perception.simulate import ring_rig, simulate_capture
-
         mesh = load_object_mesh(args.simulate, repair=args.repair)
         cams = args.cameras or (DEFAULT_SIM_CAMERAS if DEFAULT_SIM_CAMERAS.is_file() else None)
         rig = load_rig(cams, args.camera) if cams else ring_rig(4).select(args.camera)
         captures = [simulate_capture(mesh, rig, noise=args.noise, seed=args.seed + 1000 * k)
                     for k in tqdm(range(args.frames), desc="simulate", disable=args.frames == 1)]
     else:
-        from diffgrasp.perception.realsense import capture_frames
-
         if not args.cameras:
             raise ValueError("--cameras is required for device capture and replay (extrinsics come from it)")
         rig = load_rig(args.cameras, args.camera)
@@ -94,10 +90,6 @@ def _capture(args: argparse.Namespace, out: Path) -> int:
     meta = {"cameras_config": str(args.cameras or ""), "replay": [str(p) for p in args.replay or []],
             "record": args.record or ""}
     if args.simulate:  # a copy of the true mesh inside the capture, so that `fuse` can compare without leaving it
-        import shutil
-
-        from diffgrasp.io import atomic_write
-
         truth = TRUTH_MESH.with_suffix(Path(args.simulate).suffix.lower())
         if args.repair:  # the repaired mesh is the one the cameras saw
             truth = TRUTH_MESH

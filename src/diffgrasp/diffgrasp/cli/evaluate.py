@@ -25,6 +25,7 @@ from diffgrasp.cli.args import (
     positive_float,
     positive_int,
 )
+from diffgrasp.errors import DiffgraspWarning
 
 os.environ.setdefault("MUJOCO_GL", "egl")  # headless rendering for --render; must precede the first mujoco import
 
@@ -49,6 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def read_grasps_lenient(path: str | os.PathLike):
     """(GraspSet of the valid grasps, {submitted index: error}) — a broken file raises GraspFormatError/OSError."""
+    # torch, mujoco: loaded when `evaluate` runs, not when this module is imported (start-up of `diffgrasp --help`)
     from diffgrasp.grasps import GraspFormatError, grasp_from_dict, grasp_set_from_dict
 
     path = Path(path)
@@ -100,7 +102,7 @@ def format_table(report) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from diffgrasp.errors import DiffgraspWarning
+    # torch, mujoco: loaded when `evaluate` runs, not when this module is imported (start-up of `diffgrasp --help`)
     from diffgrasp.sim.evaluate import evaluate_grasps, prepare_object
     from diffgrasp.sim.evaluate_config import EvaluateConfig
 
@@ -127,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
     if args.output:
         print(f"report written to {args.output}")
     if args.render:
-        from diffgrasp.sim.grasp_test import Phases
+        from diffgrasp.sim.grasp_test import Phases  # mujoco, only with --render
         from diffgrasp.sim.render_grasp import render_grasp_png
 
         prepared = prepare_object(args.object, grasp_set.scale, config, progress=False)

@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from diffgrasp.cli.args import check_output_file, existing_file
+from diffgrasp.errors import DiffgraspError
+from diffgrasp.io import atomic_write, atomic_write_json, output_lock
 
 HELP = "export grasps to another tool's layout (DexGraspBench qpos)"
 FORMATS = ("dexgraspbench",)
@@ -29,6 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def dexgraspbench_arrays(grasp_set) -> dict[str, np.ndarray]:
     """(G, 29) qpos arrays for the grasp, pregrasp and squeeze of every grasp (defaults filled per §7)."""
+    # torch, mujoco: loaded when `export` runs, not when this module is imported (start-up of `export --help`)
     from diffgrasp.grasps import resolved_phases, to_dexgraspbench_qpos
 
     out: dict[str, list[np.ndarray]] = {"grasp_qpos": [], "pregrasp_qpos": [], "squeeze_qpos": []}
@@ -45,9 +48,7 @@ def dexgraspbench_arrays(grasp_set) -> dict[str, np.ndarray]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from diffgrasp.errors import DiffgraspError
-    from diffgrasp.grasps import load_grasps
-    from diffgrasp.io import atomic_write, atomic_write_json, output_lock
+    from diffgrasp.grasps import load_grasps  # torch, mujoco: loaded when `export` runs (start-up of `export --help`)
 
     out = check_output_file(args.output, "-o", (".npy", ".json"))
     grasp_set = load_grasps(args.grasps)

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from diffgrasp.cli.args import check_output_file, existing_file, load_config_arg, positive_float
+from diffgrasp.errors import DiffgraspError, DiffgraspWarning
+from diffgrasp.io import atomic_write, atomic_write_json, output_lock
+from diffgrasp.loading import confined_path
 
 if TYPE_CHECKING:  # open3d and the fusion stack load only when the command runs
     from diffgrasp.perception.capture import Capture
@@ -30,11 +34,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def _truth_mesh(args: argparse.Namespace, metadata: dict) -> Path | None:
     """--truth, else capture.json's object_mesh confined to the capture folder (a path read from a file never leads
     out of it: one outside is ignored with a warning)."""
-    import warnings
-
-    from diffgrasp.errors import DiffgraspError, DiffgraspWarning
-    from diffgrasp.loading import confined_path
-
     if args.truth is not None:
         return Path(args.truth)
     value = metadata.get("object_mesh")
@@ -49,7 +48,7 @@ def _truth_mesh(args: argparse.Namespace, metadata: dict) -> Path | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from diffgrasp.io import output_lock
+    # open3d, torch: loaded when `fuse` runs, not when this module is imported (start-up of `diffgrasp --help`)
     from diffgrasp.perception.capture import read_capture
     from diffgrasp.perception.fusion import FusionConfig, fuse
 
@@ -70,10 +69,10 @@ def run(args: argparse.Namespace) -> int:
 def _write_outputs(args: argparse.Namespace, out: Path, capture: Capture, result: FusionResult,
                    cfg: FusionConfig) -> None:
     """The mesh, its point cloud and the _fusion.json record, each written atomically."""
+    # numpy, trimesh, torch: loaded when `fuse` runs, not when this module is imported (start-up of `diffgrasp --help`)
     import numpy as np
     import trimesh
 
-    from diffgrasp.io import atomic_write, atomic_write_json
     from diffgrasp.perception.capture import pose_to_json
 
     atomic_write(out, lambda p: result.mesh.export(p))
@@ -86,7 +85,7 @@ def _write_outputs(args: argparse.Namespace, out: Path, capture: Capture, result
             "faces": len(result.mesh.faces), "volume_m3": float(result.mesh.volume), "num_points": len(result.points),
             "timings_s": result.timings, "config": dataclasses.asdict(cfg)}
     truth = _truth_mesh(args, capture.metadata)
-    if truth is not None and "object_pose_world" in capture.metadata:
+    if truth is not None and "object_pose_world" in capture.metadata:  # torch, only with a true mesh
         from diffgrasp.geometry.mesh_validation import load_mesh_file
         from diffgrasp.perception.evaluate import chamfer, fused_mesh_in_object_frame
 

@@ -23,6 +23,7 @@ from diffgrasp.cli.args import (
     positive_int,
     torch_device,
 )
+from diffgrasp.io import atomic_write_json, output_lock
 
 if TYPE_CHECKING:  # torch loads only when the command runs
     from diffgrasp.planning.deadline import Deadline
@@ -88,7 +89,7 @@ class _BudgetSpent(Exception):
 def _simplifying_fits(deadline: Deadline, end_fraction: float) -> Callable[[int], None]:
     """A check run before a large mesh is decimated (seconds, not interruptible): when the budget left cannot pay
     for it, stop now rather than overshoot."""
-    from diffgrasp.geometry.simplify import decimation_seconds
+    from diffgrasp.geometry.simplify import decimation_seconds  # torch: loaded when `plan` runs (start-up of --help)
 
     def check(num_faces: int) -> None:
         need = decimation_seconds(num_faces)
@@ -103,9 +104,9 @@ def run(args: argparse.Namespace) -> int:
     # --time-budget covers the whole command: from the process's start when `diffgrasp plan` is that process (the
     # interpreter and package imports take ~2 s), else from when this command line was parsed
     started = getattr(args, "_started", None) or time.perf_counter()
+    # torch, mujoco: loaded when `plan` runs, not when this module is imported (start-up of `diffgrasp --help`)
     from diffgrasp.geometry import ObjectModel
     from diffgrasp.grasps import GraspSet, save_grasps
-    from diffgrasp.io import atomic_write_json, output_lock
     from diffgrasp.planning.deadline import Deadline, process_start
     from diffgrasp.planning.planner import face_budget, plan_grasps
     from diffgrasp.planning.planner_config import PlannerConfig
@@ -116,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
     if args.render is not None:
         check_output_file(args.render, "--render", (".png",))
     if args.network_checkpoint is not None:
-        from diffgrasp.network.checkpoint import read_checkpoint
+        from diffgrasp.network.checkpoint import read_checkpoint  # torch, only with --network-checkpoint
         read_checkpoint(args.network_checkpoint)  # CheckpointError naming the file
     config = load_config_arg(PlannerConfig, args.config, {"method": args.method, "init": args.init,
                                                           "time_budget_s": args.time_budget,
@@ -177,7 +178,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"{len(result.grasps)} grasps ({result.status}) from {result.num_candidates} candidates in "
           f"{t['total']:.1f} s (refine {t['refine']:.1f} s); rejected {result.num_rejected}; wrote {output}")
     if args.render is not None:
-        from diffgrasp.sim.render_grasp import render_grasps
+        from diffgrasp.sim.render_grasp import render_grasps  # mujoco, only with --render
         print(f"rendered {render_grasps(args.object, result.grasps, args.render, scale=args.scale)}")
     if interrupted:
         print(f"diffgrasp plan: interrupted; the best {len(result.grasps)} grasps so far are in {output}",

@@ -22,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     check_output_file(args.output, "-o", (".png",))
     os.environ.setdefault("MUJOCO_GL", "egl")
-    from diffgrasp.hand.render import save_hand_png
+    from diffgrasp.hand.render import save_hand_png  # mujoco, torch: loaded when the command runs (start-up of --help)
 
     path = save_hand_png(args.output, joints=args.joints, size=args.size)
     print(path.resolve())
