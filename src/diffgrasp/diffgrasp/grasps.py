@@ -17,6 +17,14 @@ import numpy as np
 
 from diffgrasp.errors import DiffgraspError
 from diffgrasp.geometry.rotations import normalize_quaternion
+from diffgrasp.grasp_phases import (
+    DEFAULT_OPEN_RAD,
+    DEFAULT_PALM_BACKOFF_M,
+    DEFAULT_SQUEEZE_RAD,
+    backed_off_position,
+    pregrasp_joints,
+    squeeze_joints,
+)
 from diffgrasp.hand.names import FINGER_JOINT_NAMES, FLEXION_JOINT_NAMES, JOINT_LIMITS, JOINT_NAMES, WRIST_JOINT_NAMES
 from diffgrasp.io import atomic_write_json
 from diffgrasp.loading import brief, one_line, read_json
@@ -25,10 +33,6 @@ FORMAT = "diffgrasp.grasps/1"
 HAND = "shadow_right"
 LIMIT_TOLERANCE = 1e-3  # rad: joints within the limits up to this are clamped, beyond it rejected
 
-# Design notes §7: default pregrasp/squeeze when a grasp lacks them.
-DEFAULT_PALM_BACKOFF_M = 0.003   # along +y of rh_palm (away from the grasping side, which faces −y)
-DEFAULT_OPEN_RAD = 0.1           # flexion joints opened for the pregrasp
-DEFAULT_SQUEEZE_RAD = 0.1        # flexion joints closed further for the squeeze
 
 
 class GraspFormatError(DiffgraspError):
@@ -225,28 +229,34 @@ def save_grasps(path: str | os.PathLike, grasp_set: GraspSet) -> Path:
     return atomic_write_json(path, grasp_set.to_dict())
 
 
+_FLEXION_LOWER = np.array([JOINT_LIMITS[name][0] for name in FLEXION_JOINT_NAMES])
+
+
+def _flexion(joints: Mapping[str, float]) -> np.ndarray:
+    """(len(FLEXION_JOINT_NAMES),) float64 rad: the flexion joints of ``joints``."""
+    return np.array([joints[name] for name in FLEXION_JOINT_NAMES], dtype=float)
+
+
 def default_pregrasp(grasp: Grasp) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
-    """§7 fallback pregrasp: palm backed off 3 mm along palm +y, flexion joints opened 0.1 rad (clamped to limits).
+    """§7 fallback pregrasp (:mod:`diffgrasp.grasp_phases`): palm backed off 3 mm along palm +y, flexion joints
+    opened 0.1 rad (clamped to limits); the other joints as in the grasp.
 
     Returns (palm position (3,), palm quaternion xyzw (4,), joints).
     """
     from scipy.spatial.transform import Rotation
 
     rot = Rotation.from_quat(grasp.palm_quaternion_xyzw).as_matrix()
-    position = grasp.palm_position + rot[:, 1] * DEFAULT_PALM_BACKOFF_M
-    joints = dict(grasp.joints)
-    for name in FLEXION_JOINT_NAMES:
-        lo, _ = JOINT_LIMITS[name]
-        joints[name] = max(lo, joints[name] - DEFAULT_OPEN_RAD)
+    position = backed_off_position(grasp.palm_position, rot, DEFAULT_PALM_BACKOFF_M)
+    opened = pregrasp_joints(_flexion(grasp.joints), 1.0, _FLEXION_LOWER, DEFAULT_OPEN_RAD)
+    joints = {**grasp.joints, **dict(zip(FLEXION_JOINT_NAMES, opened.tolist(), strict=True))}
     return position, grasp.palm_quaternion_xyzw.copy(), joints
 
 
 def default_squeeze(grasp: Grasp) -> dict[str, float]:
-    """§7 fallback squeeze: flexion joints closed a further 0.1 rad (motor targets; may pass the limits)."""
-    joints = dict(grasp.joints)
-    for name in FLEXION_JOINT_NAMES:
-        joints[name] = joints[name] + DEFAULT_SQUEEZE_RAD
-    return joints
+    """§7 fallback squeeze (:mod:`diffgrasp.grasp_phases`): flexion joints closed a further 0.1 rad (motor targets;
+    may pass the limits); the other joints as in the grasp."""
+    closed = squeeze_joints(_flexion(grasp.joints), 1.0, DEFAULT_SQUEEZE_RAD)
+    return {**grasp.joints, **dict(zip(FLEXION_JOINT_NAMES, closed.tolist(), strict=True))}
 
 
 def resolved_phases(grasp: Grasp) -> dict[str, Any]:

@@ -46,6 +46,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from diffgrasp.execution import CandidateReport, ExecutionBackend, ExecutionResult
+from diffgrasp.grasp_phases import BACKOFF_AXIS, backed_off_position
 from diffgrasp.grasps import Grasp, resolved_phases
 from diffgrasp.hand.names import FINGER_JOINT_NAMES, FLEXION_JOINT_NAMES, JOINT_LIMITS
 from diffgrasp_ros.conversions import (
@@ -64,7 +65,6 @@ from diffgrasp_ros.conversions import (
 )
 from diffgrasp_ros.message_factory import MessageFactory, RclpyFactory
 
-BACKOFF_AXIS = 1  # the palmar side faces -y of rh_palm: backing away from the object is +y
 EXECUTION_MANAGER_ACCESSORS = ("get_trajectory_execution_manager",   # moveit2 >= 2.11 (#2951): Jazzy 2.11+, Rolling
                                "get_trajactory_execution_manager")   # moveit2 2.9 / 2.10 (sic)
 FINGERS = ("FF", "MF", "RF", "LF", "TH")
@@ -72,9 +72,10 @@ TABLE_BOX_ID = "table_box"
 
 
 def backed_off(palm_to_world: np.ndarray, distance_m: float) -> np.ndarray:
-    """rh_palm pose (4, 4) moved ``distance_m`` along its own +y (BACKOFF_AXIS, away from the palmar side)."""
+    """rh_palm pose (4, 4) moved ``distance_m`` along its own +y (BACKOFF_AXIS, away from the palmar side; the rule
+    of :mod:`diffgrasp.grasp_phases`)."""
     out = np.array(palm_to_world, dtype=float)
-    out[:3, 3] += out[:3, BACKOFF_AXIS] * distance_m
+    out[:3, 3] = backed_off_position(out[:3, 3], out[:3, :3], distance_m)
     return out
 
 
@@ -547,5 +548,5 @@ class MoveItExecutionBackend(ExecutionBackend):
         return out
 
 
-__all__ = ["ActionHand", "HandClient", "MoveItExecutionBackend", "attached_collision_object_to_ros", "backed_off",
-           "blocked_fingers", "hand_targets", "palm_waypoints"]
+__all__ = ["BACKOFF_AXIS", "ActionHand", "HandClient", "MoveItExecutionBackend", "attached_collision_object_to_ros",
+           "backed_off", "blocked_fingers", "hand_targets", "palm_waypoints"]

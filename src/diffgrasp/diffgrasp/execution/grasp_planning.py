@@ -16,6 +16,7 @@ from scipy.spatial.transform import Rotation
 from diffgrasp.execution.backend import CandidateReport, GraspPlan, Segment
 from diffgrasp.execution.execution_config import ExecutionConfig
 from diffgrasp.execution.ik import SerialChain, solve_dls, solve_ik
+from diffgrasp.grasp_phases import backoff_offset, pregrasp_joints, squeeze_joints
 from diffgrasp.grasps import Grasp, resolved_phases
 from diffgrasp.hand.names import COUPLED_FINGERS, FLEXION_JOINT_NAMES, JOINT_LIMITS, JOINT_NAMES, WRIST_JOINT_NAMES
 from diffgrasp.sim.robot_scene import ARM_JOINT_NAMES, FLANGE_SITE, RobotScene
@@ -53,9 +54,9 @@ def grasp_arrays(grasps: Sequence[Grasp], object_pose_world: np.ndarray, open_ra
     pairs = list(zip(grasps, phases, strict=True))
     pregrasp = np.stack([_hand_vector({**g.joints, **p["pregrasp_joints"]}) for g, p in pairs])
     squeeze = np.stack([_hand_vector({**g.joints, **p["squeeze_joints"]}) for g, p in pairs])
-    squeeze[:, _FLEX] += extra_squeeze_rad
+    squeeze[:, _FLEX] = squeeze_joints(squeeze[:, _FLEX], 1.0, extra_squeeze_rad)
     approach = pregrasp.copy()
-    approach[:, _FLEX] = np.maximum(_LOWER[_FLEX], approach[:, _FLEX] - open_rad)
+    approach[:, _FLEX] = pregrasp_joints(approach[:, _FLEX], 1.0, _LOWER[_FLEX], open_rad)
     wide = pregrasp.copy()
     wide[:, _FLEX] = np.minimum(wide[:, _FLEX], np.maximum(_LOWER[_FLEX], 0.0))
     for shape in (approach, wide):  # free motion: the J1+J2 tendon splits its sum about equally (as simulated)
@@ -167,7 +168,8 @@ class GraspPlanner:
         flange_grasp = arr["palm"] @ inv_fp
         flange_pre = arr["pre_palm"] @ inv_fp
         flange_standoff = flange_pre.copy()
-        flange_standoff[:, :3, 3] += cfg.pregrasp_distance * arr["pre_palm"][:, :3, 1] + [0.0, 0.0, cfg.pregrasp_lift]
+        flange_standoff[:, :3, 3] += (backoff_offset(arr["pre_palm"][:, :3, :3], cfg.pregrasp_distance)
+                                      + [0.0, 0.0, cfg.pregrasp_lift])
         flange_lift = flange_grasp.copy()
         flange_lift[:, 2, 3] += cfg.lift_height
 

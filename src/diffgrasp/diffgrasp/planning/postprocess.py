@@ -166,14 +166,16 @@ class GraspPostprocessor:
         """Pregrasp joints/palm and squeeze joints (motor targets) for the closed grasps; the touching fingers'
         flexion joints squeeze ``squeeze_rad`` (default ``config.squeeze_rad``) beyond the grasp, and every flexion
         joint opens ``pregrasp_open_rad`` (default ``config.pregrasp_open_rad``) for the pregrasp."""
+        from diffgrasp.grasp_phases import backed_off_position, pregrasp_joints, squeeze_joints
+
         cfg = self.cfg
         q = closed.q22
         opening = cfg.pregrasp_open_rad if pregrasp_open_rad is None else pregrasp_open_rad
-        pre = torch.maximum(q - opening * self.flexion, self.lower)
+        pre = pregrasp_joints(q, self.flexion, self.lower, opening)
         touching_joint = closed.touching[:, torch.as_tensor(self.joint_group, device=q.device)]
         amount = cfg.squeeze_rad if squeeze_rad is None else squeeze_rad
-        squeeze = q + amount * self.flexion * touching_joint.to(q.dtype)
-        pre_pos = closed.position + closed.rotation[:, :, 1] * cfg.pregrasp_backoff_m
+        squeeze = squeeze_joints(q, self.flexion, amount, touching_joint.to(q.dtype))
+        pre_pos = backed_off_position(closed.position, closed.rotation, cfg.pregrasp_backoff_m)
         return {"pregrasp_joints": pre, "squeeze_joints": squeeze, "pregrasp_position": pre_pos}
 
     # ------------------------------------------------------------------ metrics
