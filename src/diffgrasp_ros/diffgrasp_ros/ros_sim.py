@@ -54,10 +54,8 @@ def demo_config(fast: bool) -> Any:
 
 def demo_planner_yaml(directory: Path, demo: Any) -> str:
     """The demo's planner settings written as a planner YAML for the refinement node."""
-    from diffgrasp.demo import demo_planner_config
-
     path = directory / "planner.yaml"
-    path.write_text(yaml.safe_dump(to_dict(demo_planner_config(demo))))
+    path.write_text(yaml.safe_dump(to_dict(demo.planner)))
     return str(path)
 
 

@@ -14,11 +14,9 @@ from diffgrasp.demo.pipeline import (
     PipelineReport,
     StageReport,
     default_object_path,
-    demo_planner_config,
     resolve_config_path,
     run_pipeline,
 )
 
 __all__ = ["DEFAULT_OBJECT", "FAST", "NOISE_MODELS", "NO_CHECKPOINT_NOTE", "NO_LIFTABLE_GRASP", "DemoConfig",
-           "PipelineReport", "StageReport", "default_object_path", "demo_planner_config", "resolve_config_path",
-           "run_pipeline"]
+           "PipelineReport", "StageReport", "default_object_path", "resolve_config_path", "run_pipeline"]

@@ -1,9 +1,11 @@
 """Configuration of the embedded pipeline (``diffgrasp demo``), mirrored by ``config/demo.yaml``.
 
-The pipeline's stages keep their own configurations (``FusionConfig``, ``PlannerConfig``, ``ExecutionConfig``); this
-dataclass holds only what the demo chooses on top of them: the camera rig, where the object rests, how much planning
-to do, and what to write. ``*_config`` fields name optional YAML files of the stage configurations ("" = built-in
-defaults, which equal ``config/fusion.yaml`` etc.).
+The pipeline's stages keep their own configurations. The planner's nests here: ``DemoConfig.planner`` is a whole
+``PlannerConfig`` (in YAML a ``planner:`` mapping, read by ``diffgrasp.config`` like any nested dataclass), whose
+default :func:`demo_planner` states what the demo changes from ``PlannerConfig``'s defaults (= ``config/planner.yaml``).
+``fusion_config`` / ``execution_config`` name optional YAML files of the fusion and execution configurations ("" =
+built-in defaults, which equal ``config/fusion.yaml`` etc.). The rest is what the demo chooses on top of them: the
+camera rig, where the object rests, the verification, and what to write.
 """
 
 from __future__ import annotations
@@ -11,8 +13,33 @@ from __future__ import annotations
 import dataclasses
 
 from diffgrasp.geometry.convex_decomposition import CoacdConfig
+from diffgrasp.planning import OptimConfig, PhysicsRankConfig, PlannerConfig, ReseedConfig
 
 NOISE_MODELS = ("realsense", "none")
+
+SCAN_COACD = CoacdConfig(threshold=0.1, max_convex_hull=8, preprocess_resolution=20, resolution=500,
+                         mcts_iterations=20, mcts_nodes=10)
+"""Convex decomposition of a fused scan for the planner's physics ranking: coarse (a noisy scan took 86 s with the
+physics test's settings, ~3 s with these)."""
+
+
+def demo_planner() -> PlannerConfig:
+    """The demo's planner (``DemoConfig.planner``'s default): ``PlannerConfig`` defaults except the values below, which
+    ``config/demo.yaml``'s ``planner:`` mapping spells out.
+
+    init random: the network stage passes the predictions that come from above the table; the planner fills the rest
+    with random starts clear of the table (init network would ask the network again for the filling and keep jittered
+    copies of the predictions just rejected for the table). min_candidates: refined together, one per grasp otherwise
+    (candidates_per_grasp 1); also the number of random initial candidates. time_budget_s: refinement stops early after
+    this (the best grasps so far are post-processed; status ``time_budget``). optim.iterations: Adam steps.
+    physics_rank: rank the refined candidates by the hand-only physics test on the fused mesh before the rehearsal, with
+    the coarse ``SCAN_COACD`` decomposition. reseed.rounds 0: the rehearsal already picks a lifting grasp, and with 2
+    rounds the issue-10 sweep lifted 16/18 (17/18 without) at twice the refinement time (57 s median).
+    """
+    return PlannerConfig(init="random", min_candidates=96, candidates_per_grasp=1, time_budget_s=90.0,
+                         optim=OptimConfig(iterations=150),
+                         physics_rank=PhysicsRankConfig(enabled=True, coacd=SCAN_COACD),
+                         reseed=ReseedConfig(rounds=0))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -22,14 +49,9 @@ class DemoConfig:
     cameras: rig calibration YAML (the simulated D435 rig); a relative path is looked up in the working directory,
     then in the repository root that holds this package. noise: depth noise model of the simulated cameras.
     object_xy: where the object rests on the table (world x, y of its bounding-box centre; table top z = 0).
-    num_grasps: ranked grasps kept after refinement (k); planner_candidates: refined together (the planner's
-    ``min_candidates``, one per grasp otherwise); planner_iterations: Adam steps; planner_time_budget_s: refinement
-    stops early after this (the best grasps so far are post-processed; status ``time_budget``).
-    planner_physics_rank: rank the refined candidates by the planner's hand-only physics test on the fused mesh
-    (``PlannerConfig.physics_rank``) before the rehearsal; scan_coacd: its convex decomposition settings (coarse: a
-    noisy scan took 86 s with the physics test's settings, ~3 s with these). planner_reseed_rounds: the planner's
-    reseeding rounds (``PlannerConfig.reseed.rounds``); 0 in the demo: the rehearsal already picks a lifting grasp,
-    and with 2 rounds the issue-10 sweep lifted 16/18 (17/18 without) at twice the refinement time (57 s median).
+    num_grasps: ranked grasps kept after refinement (k). planner: the planner's settings (default
+    ``demo_planner()``; its ``support_plane`` is set from the table that fusion sees); its ``min_candidates`` is also
+    the number of random initial candidates, and ``optim.iterations`` must be >= 1.
     network_checkpoint: "" = the packaged checkpoint; without one the planner starts from random initialisation and
     the report says so. network_grasps: predictions used as initial candidates.
     min_approach_elevation_deg / min_forearm_elevation_deg: initial candidates (network or random) come from above
@@ -56,15 +78,7 @@ class DemoConfig:
     noise: str = "realsense"
     object_xy: tuple[float, float] = (0.0, 0.0)
     num_grasps: int = 16
-    planner_candidates: int = 96
-    planner_iterations: int = 150
-    planner_time_budget_s: float = 90.0
-    planner_config: str = ""
-    planner_physics_rank: bool = True
-    planner_reseed_rounds: int = 0
-    scan_coacd: CoacdConfig = dataclasses.field(default_factory=lambda: CoacdConfig(
-        threshold=0.1, max_convex_hull=8, preprocess_resolution=20, resolution=500, mcts_iterations=20,
-        mcts_nodes=10))
+    planner: PlannerConfig = dataclasses.field(default_factory=demo_planner)
     fusion_config: str = ""
     execution_config: str = ""
     network_checkpoint: str = ""
@@ -86,17 +100,16 @@ class DemoConfig:
     def __post_init__(self) -> None:
         if self.noise not in NOISE_MODELS:
             raise ValueError(f"demo.noise: {self.noise!r} is not one of {', '.join(NOISE_MODELS)}")
-        for name in ("num_grasps", "planner_candidates", "planner_iterations", "network_grasps"):
+        for name in ("num_grasps", "network_grasps"):
             if getattr(self, name) < 1:
                 raise ValueError(f"demo.{name}: must be >= 1, got {getattr(self, name)}")
-        if not self.planner_time_budget_s > 0:
-            raise ValueError(f"demo.planner_time_budget_s: must be > 0, got {self.planner_time_budget_s}")
+        if self.planner.optim.iterations < 1:
+            raise ValueError(f"demo.planner.optim.iterations: must be >= 1, got {self.planner.optim.iterations}")
         if not self.verify_shrink_m >= 0:
             raise ValueError(f"demo.verify_shrink_m: must be >= 0 (m), got {self.verify_shrink_m}")
-        if min(self.torch_threads, self.top_grasps, self.verify_grasps, self.verify_replans,
-               self.planner_reseed_rounds) < 0:
-            raise ValueError("demo.torch_threads, demo.top_grasps, demo.verify_grasps, demo.verify_replans and "
-                             "demo.planner_reseed_rounds must be >= 0")
+        if min(self.torch_threads, self.top_grasps, self.verify_grasps, self.verify_replans) < 0:
+            raise ValueError("demo.torch_threads, demo.top_grasps, demo.verify_grasps and demo.verify_replans must "
+                             "be >= 0")
         if not self.time_limit_s > 0:
             raise ValueError(f"demo.time_limit_s: must be > 0, got {self.time_limit_s}")
         if self.min_touching_fingers < 0:
@@ -108,9 +121,13 @@ class DemoConfig:
                              f"{self.render_every}, {self.render_size}")
 
 
-FAST = {"num_grasps": 8, "planner_candidates": 16, "planner_iterations": 40, "planner_time_budget_s": 30.0,
+FAST = {"num_grasps": 8,
+        "planner": dataclasses.replace(demo_planner(), min_candidates=16, time_budget_s=30.0,
+                                       optim=OptimConfig(iterations=40)),
         "render_every": 0.4, "render_size": (320, 240), "gif": False, "top_grasps": 2}
-"""``--fast`` overrides: a coarse plan and fewer, smaller frames (the pipeline test uses these)."""
+"""``--fast`` overrides: a coarse plan (``demo_planner()`` with 16 candidates, 40 iterations, 30 s) and fewer, smaller
+frames (the pipeline test uses these). Like every override it replaces a whole key: with ``--config`` and
+``--fast``, the file's ``planner`` mapping gives way to this one."""
 
 
-__all__ = ["DemoConfig", "FAST", "NOISE_MODELS"]
+__all__ = ["DemoConfig", "FAST", "NOISE_MODELS", "SCAN_COACD", "demo_planner"]

@@ -46,7 +46,7 @@ class (issue 21) — and the README's main job must not hang on one scan."""
 NO_CHECKPOINT_NOTE = "network: no packaged checkpoint, random init"
 
 __all__ = ["DEFAULT_OBJECT", "NO_CHECKPOINT_NOTE", "NO_LIFTABLE_GRASP", "PipelineReport", "StageReport",
-           "default_object_path", "demo_planner_config", "resolve_config_path", "run_pipeline"]
+           "default_object_path", "resolve_config_path", "run_pipeline"]
 
 
 @dataclasses.dataclass
@@ -135,24 +135,6 @@ def _load_true_object(object_path: Path):
     return ObjectModel.from_file(object_path)
 
 
-def demo_planner_config(cfg: DemoConfig):
-    """The planner configuration the demo runs (its YAML plus the demo's overrides); ``diffgrasp ros-sim`` too."""
-    from diffgrasp.config import load_config
-    from diffgrasp.planning import PlannerConfig
-
-    base = load_config(PlannerConfig, resolve_config_path(cfg.planner_config) if cfg.planner_config else None)
-    # The hand-only physics ranking decomposes the fused scan with coarse settings (the test's took 86 s on a scan).
-    # init random: the network stage passes the predictions that come from above the table; the planner fills the
-    # rest with random starts clear of the table (init network would ask the network again for the filling and keep
-    # jittered copies of the predictions just rejected for the table).
-    return dataclasses.replace(base, init="random", min_candidates=cfg.planner_candidates, candidates_per_grasp=1,
-                               time_budget_s=cfg.planner_time_budget_s,
-                               optim=dataclasses.replace(base.optim, iterations=cfg.planner_iterations),
-                               physics_rank=dataclasses.replace(base.physics_rank, enabled=cfg.planner_physics_rank,
-                                                                coacd=cfg.scan_coacd),
-                               reseed=dataclasses.replace(base.reseed, rounds=cfg.planner_reseed_rounds))
-
-
 def run_pipeline(object_path: str | os.PathLike | None = None, output_dir: str | os.PathLike = "outputs/demo",
                  seed: int = 0, config: DemoConfig | None = None, progress: bool = True,
                  log: Callable[[str], None] | None = None) -> PipelineReport:
@@ -195,7 +177,7 @@ def _run(object_path: Path, output_dir: Path, seed: int, cfg: DemoConfig, progre
     exec_cfg = load_config(ExecutionConfig,
                            resolve_config_path(cfg.execution_config) if cfg.execution_config else None)
     exec_cfg = dataclasses.replace(exec_cfg, render_every=cfg.render_every, render_size=tuple(cfg.render_size))
-    planner_cfg = demo_planner_config(cfg)
+    planner_cfg = cfg.planner
     true_mesh = true_obj.mesh
     true_pose = resting_pose(true_mesh, tuple(cfg.object_xy))  # ONE true pose for the capture and the simulator
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -313,7 +295,7 @@ def _run(object_path: Path, output_dir: Path, seed: int, cfg: DemoConfig, progre
                 round_start = time.perf_counter()
                 round_seed = seed + 1000 * attempt
                 if not details["network"].get("used"):
-                    initial = upper_hemisphere_init(fused_obj_mesh, cfg.planner_candidates, planner_cfg,
+                    initial = upper_hemisphere_init(fused_obj_mesh, cfg.planner.min_candidates, planner_cfg,
                                                     cfg.min_approach_elevation_deg, round_seed,
                                                     cfg.min_forearm_elevation_deg)
                 try:
@@ -418,7 +400,7 @@ def _network_stage(mesh, cfg: DemoConfig, planner_cfg, seed: int, stages: _Stage
     except CheckpointError as err:
         if cfg.network_checkpoint:
             raise
-        grasps = upper_hemisphere_init(mesh, cfg.planner_candidates, planner_cfg, cfg.min_approach_elevation_deg,
+        grasps = upper_hemisphere_init(mesh, cfg.planner.min_candidates, planner_cfg, cfg.min_approach_elevation_deg,
                                        seed, cfg.min_forearm_elevation_deg)
         details["network"] = {"used": False, "note": NO_CHECKPOINT_NOTE, "error": str(err),
                               "initial_grasps": len(grasps)}

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
 from diffgrasp.config import load_config, to_dict
-from diffgrasp.demo.config import FAST, DemoConfig
+from diffgrasp.demo.config import FAST, SCAN_COACD, DemoConfig
 from diffgrasp.demo.pipeline import DEFAULT_OBJECT, default_object_path, resolve_config_path
+from diffgrasp.geometry.convex_decomposition import CoacdConfig
+from diffgrasp.planning import PlannerConfig
 
 CONFIG = Path(__file__).resolve().parents[4] / "config"
 
@@ -20,31 +23,55 @@ def test_demo_yaml_equals_defaults():
 def test_fast_overrides_are_valid_and_coarser():
     fast = load_config(DemoConfig, None, FAST)
     default = DemoConfig()
-    assert fast.planner_candidates < default.planner_candidates
-    assert fast.planner_iterations < default.planner_iterations
-    assert fast.planner_time_budget_s < default.planner_time_budget_s
+    assert fast.planner.min_candidates < default.planner.min_candidates
+    assert fast.planner.optim.iterations < default.planner.optim.iterations
+    assert fast.planner.time_budget_s < default.planner.time_budget_s
+    # only those three: the rest of the planner is the demo's
+    assert fast.planner == dataclasses.replace(default.planner, min_candidates=16, time_budget_s=30.0,
+                                               optim=dataclasses.replace(default.planner.optim, iterations=40))
+
+
+def test_demo_planner_is_the_old_override_rule():
+    """Issue 22: the demo's planner nests in DemoConfig instead of being overwritten in code. The nested default is
+    exactly what the old rule (the planner YAML's defaults, then init random, min_candidates = planner_candidates,
+    candidates_per_grasp 1, time_budget_s, optim.iterations, physics_rank enabled + the scan's CoACD, reseed.rounds
+    from the flat demo keys) gave, value for value."""
+    base = PlannerConfig()
+    scan_coacd = CoacdConfig(threshold=0.1, max_convex_hull=8, preprocess_resolution=20, resolution=500,
+                             mcts_iterations=20, mcts_nodes=10)
+    old_rule = dataclasses.replace(
+        base, init="random", min_candidates=96, candidates_per_grasp=1, time_budget_s=90.0,
+        optim=dataclasses.replace(base.optim, iterations=150),
+        physics_rank=dataclasses.replace(base.physics_rank, enabled=True, coacd=scan_coacd),
+        reseed=dataclasses.replace(base.reseed, rounds=0))
+    assert DemoConfig().planner == old_rule
+    assert to_dict(DemoConfig().planner) == to_dict(old_rule)
+    assert to_dict(load_config(DemoConfig, CONFIG / "demo.yaml").planner) == to_dict(old_rule)
+    assert to_dict(load_config(PlannerConfig, CONFIG / "planner.yaml")) == to_dict(base)  # the YAML it started from
 
 
 def test_demo_planner_takes_the_network_stage_grasps_and_fills_with_random_starts(tmp_path):
     """The network stage already passed the predictions from above the table: the planner must not ask the network
-    again for the rest (init network would, and keep copies of predictions rejected for the table), even when the
-    user's planner YAML says init network; the demo's own settings override the YAML's."""
-    from diffgrasp.demo.pipeline import demo_planner_config
-
-    planner_yaml = tmp_path / "planner.yaml"
-    planner_yaml.write_text("init: network\nmin_candidates: 7\n")
-    cfg = demo_planner_config(DemoConfig(planner_config=str(planner_yaml), planner_candidates=40))
-    assert cfg.init == "random" and cfg.min_candidates == 40 and cfg.candidates_per_grasp == 1
-    assert cfg.physics_rank.coacd == DemoConfig().scan_coacd
-    assert cfg.reseed.rounds == 0  # the demo's own default (the rehearsal picks the grasp) ...
-    assert demo_planner_config(DemoConfig(planner_reseed_rounds=2)).reseed.rounds == 2  # ... unless asked
+    again for the rest (init network would, and keep copies of predictions rejected for the table); a demo YAML sets
+    the planner in its planner mapping."""
+    default = DemoConfig().planner
+    assert default.init == "random" and default.candidates_per_grasp == 1
+    assert default.physics_rank.coacd == SCAN_COACD
+    assert default.reseed.rounds == 0  # the rehearsal picks the grasp ...
+    demo_yaml = tmp_path / "demo.yaml"
+    demo_yaml.write_text("planner:\n  min_candidates: 40\n  reseed:\n    rounds: 2\n")
+    cfg = load_config(DemoConfig, demo_yaml).planner
+    assert cfg.min_candidates == 40 and cfg.reseed.rounds == 2  # ... unless asked
 
 
 @pytest.mark.parametrize(("override", "match"), [
     ({"noise": "kinect"}, "noise"),
     ({"num_grasps": 0}, "num_grasps"),
-    ({"planner_time_budget_s": 0.0}, "planner_time_budget_s"),
-    ({"planner_reseed_rounds": -1}, "planner_reseed_rounds"),
+    ({"planner": {"time_budget_s": 0.0}}, "planner.time_budget_s"),
+    ({"planner": {"reseed": {"rounds": -1}}}, "planner.reseed"),
+    ({"planner": {"optim": {"iterations": 0}}}, "planner.optim.iterations"),
+    ({"planner": {"bogus": 1}}, "unknown key"),
+    ({"planner_candidates": 96}, "unknown key"),  # the flat keys of before issue 22 are gone
     ({"render_size": (8, 8)}, "render_size"),
     ({"bogus": 1}, "unknown key"),
 ])
