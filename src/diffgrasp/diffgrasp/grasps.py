@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from diffgrasp.errors import DiffgraspError
-from diffgrasp.geometry.rotations import normalize_quaternion
+from diffgrasp.geometry.rotations import normalize_quaternion, xyzw_to_wxyz
 from diffgrasp.grasp_phases import (
     DEFAULT_OPEN_RAD,
     DEFAULT_PALM_BACKOFF_M,
@@ -281,7 +281,7 @@ def to_dexgraspbench_qpos(grasp: Grasp, which: str = "joints") -> np.ndarray:
 
     rot = Rotation.from_quat(grasp.palm_quaternion_xyzw)
     root = grasp.palm_position - rot.as_matrix()[:, 2] * DEXGRASPBENCH_ROOT_OFFSET_M
-    quat_wxyz = rot.as_quat(scalar_first=True)
+    quat_wxyz = xyzw_to_wxyz(rot.as_quat())
     return np.concatenate([root, quat_wxyz, grasp.joint_vector(FINGER_JOINT_NAMES, which)])
 
 

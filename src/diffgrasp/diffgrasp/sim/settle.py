@@ -20,7 +20,7 @@ import numpy as np
 from mujoco import rollout
 from scipy.spatial.transform import Rotation
 
-from diffgrasp.geometry.rotations import quaternion_angle_wxyz
+from diffgrasp.geometry.rotations import quaternion_angle_wxyz, wxyz_to_xyzw, xyzw_to_wxyz
 from diffgrasp.sim.evaluate_config import EvaluateConfig
 from diffgrasp.sim.hand_scene import SceneIndex
 
@@ -31,12 +31,12 @@ _INITIAL_SPEC = int(mujoco.mjtState.mjSTATE_FULLPHYSICS)
 
 def _slerp_wxyz(q0: np.ndarray, q1: np.ndarray, t: np.ndarray) -> np.ndarray:
     """Shortest-path slerp of quaternions q0, q1 (N, 4) wxyz at fractions t (T,) → (N, T, 4) wxyz."""
-    r0 = Rotation.from_quat(q0[:, [1, 2, 3, 0]])
-    delta = (r0.inv() * Rotation.from_quat(q1[:, [1, 2, 3, 0]])).as_rotvec()  # (N, 3), angle ≤ π
+    r0 = Rotation.from_quat(wxyz_to_xyzw(q0))
+    delta = (r0.inv() * Rotation.from_quat(wxyz_to_xyzw(q1))).as_rotvec()  # (N, 3), angle ≤ π
     out = np.empty((len(q0), len(t), 4))
     for j, tj in enumerate(t):  # T = ramp_updates (10): a loop over ramp points, each vectorised over grasps
         xyzw = (r0 * Rotation.from_rotvec(tj * delta)).as_quat()
-        out[:, j] = xyzw[:, [3, 0, 1, 2]]
+        out[:, j] = xyzw_to_wxyz(xyzw)
     return out
 
 
