@@ -40,51 +40,37 @@ def _warp():
 
 
 _KERNELS: dict[str, object] = {}
+SIGN_METHODS = ("winding", "parity", "normal")
 
 
 def _kernel(sign_method: str):
+    """The closest-face kernel of ``sign_method`` (built and compiled once per method): per point, the index of the
+    closest face (−1 if none within ``max_dist``) and the inside/outside sign (< 0 inside; 1 when no face). The
+    methods differ only in warp's point query, chosen when the kernel is generated (``wp.static``)."""
     if sign_method in _KERNELS:
         return _KERNELS[sign_method]
-    wp = _warp()
-
-    if sign_method == "winding":
-        @wp.kernel
-        def closest(mesh: wp.uint64, points: wp.array(dtype=wp.vec3), max_dist: float,
-                    face: wp.array(dtype=wp.int32), sign: wp.array(dtype=wp.float32)):
-            tid = wp.tid()
-            q = wp.mesh_query_point_sign_winding_number(mesh, points[tid], max_dist)
-            if q.result:
-                face[tid] = q.face
-                sign[tid] = q.sign
-            else:
-                face[tid] = -1
-                sign[tid] = 1.0
-    elif sign_method == "parity":
-        @wp.kernel
-        def closest(mesh: wp.uint64, points: wp.array(dtype=wp.vec3), max_dist: float,
-                    face: wp.array(dtype=wp.int32), sign: wp.array(dtype=wp.float32)):
-            tid = wp.tid()
-            q = wp.mesh_query_point_sign_parity(mesh, points[tid], max_dist)
-            if q.result:
-                face[tid] = q.face
-                sign[tid] = q.sign
-            else:
-                face[tid] = -1
-                sign[tid] = 1.0
-    elif sign_method == "normal":
-        @wp.kernel
-        def closest(mesh: wp.uint64, points: wp.array(dtype=wp.vec3), max_dist: float,
-                    face: wp.array(dtype=wp.int32), sign: wp.array(dtype=wp.float32)):
-            tid = wp.tid()
-            q = wp.mesh_query_point_sign_normal(mesh, points[tid], max_dist)
-            if q.result:
-                face[tid] = q.face
-                sign[tid] = q.sign
-            else:
-                face[tid] = -1
-                sign[tid] = 1.0
-    else:
+    if sign_method not in SIGN_METHODS:
         raise ValueError(f"sign_method: expected one of 'winding', 'parity', 'normal', got {sign_method!r}")
+    wp = _warp()
+    method = SIGN_METHODS.index(sign_method)
+
+    @wp.kernel(module="unique")
+    def closest(mesh: wp.uint64, points: wp.array(dtype=wp.vec3), max_dist: float,
+                face: wp.array(dtype=wp.int32), sign: wp.array(dtype=wp.float32)):
+        tid = wp.tid()
+        if wp.static(method == 0):
+            q = wp.mesh_query_point_sign_winding_number(mesh, points[tid], max_dist)
+        elif wp.static(method == 1):
+            q = wp.mesh_query_point_sign_parity(mesh, points[tid], max_dist)
+        else:
+            q = wp.mesh_query_point_sign_normal(mesh, points[tid], max_dist)
+        if q.result:
+            face[tid] = q.face
+            sign[tid] = q.sign
+        else:
+            face[tid] = -1
+            sign[tid] = 1.0
+
     _KERNELS[sign_method] = closest
     return closest
 
