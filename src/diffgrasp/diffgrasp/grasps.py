@@ -27,7 +27,7 @@ from diffgrasp.grasp_phases import (
 )
 from diffgrasp.hand.names import FINGER_JOINT_NAMES, FLEXION_JOINT_NAMES, JOINT_LIMITS, JOINT_NAMES, WRIST_JOINT_NAMES
 from diffgrasp.io import atomic_write_json
-from diffgrasp.loading import brief, one_line, read_json
+from diffgrasp.loading import brief, check_format, one_line, read_versioned_json
 
 FORMAT = "diffgrasp.grasps/1"
 HAND = "shadow_right"
@@ -187,10 +187,7 @@ def grasp_from_dict(data: Any, index: int = 0) -> Grasp:
 
 def grasp_set_from_dict(data: Any, source: str = "<dict>") -> GraspSet:
     """Validate a whole ``diffgrasp.grasps/1`` document."""
-    if not isinstance(data, Mapping):
-        raise GraspFormatError(f"{source}: expected a JSON object, got {brief(data)}")
-    if data.get("format") != FORMAT:
-        raise GraspFormatError(f"{source}: unknown format {brief(data.get('format'))} (expected {FORMAT!r})")
+    check_format(data, source, FORMAT, GraspFormatError)
     if data.get("hand", HAND) != HAND:
         raise GraspFormatError(f"{source}: unknown hand {brief(data.get('hand'))} (expected {HAND!r})")
     obj = data.get("object")
@@ -221,12 +218,38 @@ def load_grasps(path: str | os.PathLike) -> GraspSet:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"grasp file not found: {path}")
-    return grasp_set_from_dict(read_json(path, GraspFormatError), str(path))
+    return grasp_set_from_dict(read_versioned_json(path, FORMAT, GraspFormatError), str(path))
 
 
-def save_grasps(path: str | os.PathLike, grasp_set: GraspSet) -> Path:
-    """Write a grasp file atomically."""
-    return atomic_write_json(path, grasp_set.to_dict())
+def load_grasps_lenient(path: str | os.PathLike) -> tuple[GraspSet, dict[int, str]]:
+    """A grasp file whose grasps may be invalid one by one (evaluation counts them as failures): (GraspSet of the
+    valid grasps, {index in the file: one-line error}). A file that is broken as a whole (absent, not JSON, unknown
+    format or hand, bad object, ``grasps`` not a list) raises as :func:`load_grasps` does."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"grasp file not found: {path}")
+    data = read_versioned_json(path, FORMAT, GraspFormatError)
+    header = grasp_set_from_dict({**data, "grasps": []}, str(path))  # format, hand, object, scale
+    raw = data.get("grasps")
+    if not isinstance(raw, list):
+        raise GraspFormatError(f"{path}: grasps: expected a list, got {brief(raw)}")
+    invalid: dict[int, str] = {}
+    for i, item in enumerate(raw):
+        try:
+            header.grasps.append(grasp_from_dict(item, i))
+        except GraspFormatError as err:
+            invalid[i] = str(err)
+    return header, invalid
+
+
+def save_grasps(path: str | os.PathLike, grasp_set: GraspSet, extra: Mapping[str, Any] | None = None) -> Path:
+    """Write a grasp file atomically; ``extra``: more top-level keys (e.g. a cut-short run's ``planning`` status;
+    readers ignore them), which may not replace the format's own keys."""
+    doc = grasp_set.to_dict()
+    clash = sorted(set(doc) & set(extra or {}))
+    if clash:
+        raise ValueError(f"save_grasps: extra keys {clash} would replace the grasp file's own")
+    return atomic_write_json(path, {**doc, **(extra or {})})
 
 
 _FLEXION_LOWER = np.array([JOINT_LIMITS[name][0] for name in FLEXION_JOINT_NAMES])
@@ -287,6 +310,6 @@ def to_dexgraspbench_qpos(grasp: Grasp, which: str = "joints") -> np.ndarray:
 
 __all__ = [
     "FORMAT", "Grasp", "GraspFormatError", "GraspSet", "WRIST_JOINT_NAMES", "default_pregrasp", "default_squeeze",
-    "grasp_from_dict", "grasp_set_from_dict", "load_grasps", "resolved_phases", "save_grasps",
+    "grasp_from_dict", "grasp_set_from_dict", "load_grasps", "load_grasps_lenient", "resolved_phases", "save_grasps",
     "to_dexgraspbench_qpos",
 ]

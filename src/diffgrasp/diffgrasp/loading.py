@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import reprlib
+from collections.abc import Mapping, Sequence
 from pathlib import Path, PurePath
 from typing import Any
 
@@ -18,7 +19,8 @@ from diffgrasp.errors import ConfigError, DiffgraspError, PathConfinementError
 MAX_TEXT_BYTES = 256 * 1024 * 1024  # a JSON/YAML file larger than this is refused rather than parsed for minutes
 MAX_REASON_CHARS = 200              # a library's reason quoted in a message is cut to this length
 
-__all__ = ["MAX_TEXT_BYTES", "brief", "confined_path", "one_line", "read_json", "read_text", "read_yaml"]
+__all__ = ["MAX_TEXT_BYTES", "brief", "check_format", "confined_path", "one_line", "read_json", "read_text",
+           "read_versioned_json", "read_yaml"]
 
 
 class _Brief(reprlib.Repr):
@@ -113,6 +115,28 @@ def read_json(path: str | os.PathLike, error: type[DiffgraspError] = DiffgraspEr
         raise error(f"{path}: not usable JSON (nested too deeply)") from None
     except ValueError as err:  # e.g. an integer beyond Python's 4300-digit conversion limit
         raise error(f"{path}: not usable JSON ({one_line(str(err))})") from None
+
+
+def check_format(doc: Any, source: str | os.PathLike, formats: str | Sequence[str],
+                 error: type[DiffgraspError] = DiffgraspError, *, what: str = "format") -> Mapping[str, Any]:
+    """``doc`` itself after checking that it is a mapping whose ``"format"`` is one of ``formats`` (versioned names
+    such as ``"diffgrasp.grasps/1"``); otherwise ``error``, one line naming ``source``: "expected a JSON object,
+    got …" or "unknown {what} … (expected '…')"."""
+    if not isinstance(doc, Mapping):
+        raise error(f"{source}: expected a JSON object, got {brief(doc)}")
+    accepted = (formats,) if isinstance(formats, str) else tuple(formats)
+    found = doc.get("format")
+    if found not in accepted:
+        expected = repr(accepted[0]) if len(accepted) == 1 else "one of " + ", ".join(map(repr, accepted))
+        raise error(f"{source}: unknown {what} {brief(found)} (expected {expected})")
+    return doc
+
+
+def read_versioned_json(path: str | os.PathLike, formats: str | Sequence[str],
+                        error: type[DiffgraspError] = DiffgraspError) -> Mapping[str, Any]:
+    """The JSON object of a versioned file (its ``"format"`` one of ``formats``): :func:`read_json` then
+    :func:`check_format`. FileNotFoundError if absent; ``error`` (one line naming the file) for anything else."""
+    return check_format(read_json(path, error), path, formats, error)
 
 
 def read_yaml(path: str | os.PathLike, error: type[DiffgraspError] = ConfigError) -> Any:

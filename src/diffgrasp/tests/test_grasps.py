@@ -126,3 +126,26 @@ def test_unreadable_files_are_grasp_format_errors(tmp_path, data, message):
         load_grasps(path)
     with pytest.raises(GraspFormatError, match="is a directory"):
         load_grasps(tmp_path)
+
+
+def test_lenient_reader_keeps_the_valid_grasps_and_names_the_bad_ones(tmp_path):
+    from diffgrasp.grasps import load_grasps_lenient
+
+    doc = _doc()
+    doc["grasps"].insert(1, {"palm_position": [0, 0, 0]})
+    path = tmp_path / "g.json"
+    path.write_text(json.dumps(doc))
+    grasp_set, invalid = load_grasps_lenient(path)
+    assert len(grasp_set.grasps) == 2 and list(invalid) == [1] and "grasps[1].palm_quaternion_xyzw" in invalid[1]
+    path.write_text(json.dumps({**doc, "format": "other/1"}))
+    with pytest.raises(GraspFormatError, match="unknown format 'other/1'"):
+        load_grasps_lenient(path)
+
+
+def test_save_grasps_writes_extra_top_level_keys_that_readers_ignore(tmp_path):
+    grasp_set = grasp_set_from_dict(_doc())
+    path = save_grasps(tmp_path / "g.json", grasp_set, extra={"planning": {"status": "interrupted"}})
+    assert json.loads(path.read_text())["planning"] == {"status": "interrupted"}
+    assert load_grasps(path).to_dict() == grasp_set.to_dict()
+    with pytest.raises(ValueError, match="format"):
+        save_grasps(tmp_path / "h.json", grasp_set, extra={"format": "x"})

@@ -25,7 +25,7 @@ import torch
 from diffgrasp.config import to_dict
 from diffgrasp.errors import DiffgraspError, MissingFileError
 from diffgrasp.grasps import load_grasps
-from diffgrasp.loading import brief, confined_path, one_line, read_json
+from diffgrasp.loading import brief, check_format, confined_path, one_line, read_json
 from diffgrasp.network.network_config import NetworkConfig
 
 INDEX_FORMAT = "diffgrasp.training-data/1"
@@ -56,10 +56,7 @@ def read_index(path: Path) -> dict[str, Any] | None:
         index = read_json(path, DataIndexError)
     except DataIndexError as err:
         raise DataIndexError(f"{err}; delete it to regenerate") from None
-    if not isinstance(index, dict):
-        raise DataIndexError(f"{path}: expected a JSON object, got {brief(index)}")
-    if index.get("format") != INDEX_FORMAT:
-        raise DataIndexError(f"{path}: unknown format {brief(index.get('format'))} (expected {INDEX_FORMAT!r})")
+    check_format(index, path, INDEX_FORMAT, DataIndexError)
     views = index.get("network_views")
     if not isinstance(views, dict) or any(k not in views for k in VIEW_FIELDS):
         raise DataIndexError(f"{path}: network_views: expected a mapping of {', '.join(VIEW_FIELDS)}, "

@@ -32,7 +32,7 @@ import torch
 from diffgrasp.config import from_dict, to_dict
 from diffgrasp.errors import DiffgraspError
 from diffgrasp.io import atomic_write
-from diffgrasp.loading import brief, one_line
+from diffgrasp.loading import brief, check_format, one_line
 from diffgrasp.network.network_config import NetworkConfig
 
 CHECKPOINT_FORMAT = "diffgrasp.network/1"
@@ -155,9 +155,7 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
         raise CheckpointError(f"{path}: not a diffgrasp checkpoint ({_load_failure(err)})") from None
     if not isinstance(payload, dict):
         raise CheckpointError(f"{path}: not a diffgrasp checkpoint (top level is {type(payload).__name__})")
-    if payload.get("format") != CHECKPOINT_FORMAT:
-        raise CheckpointError(f"{path}: unknown checkpoint format {brief(payload.get('format'))} "
-                              f"(expected {CHECKPOINT_FORMAT!r})")
+    check_format(payload, path, CHECKPOINT_FORMAT, CheckpointError, what="checkpoint format")
     missing = [k for k in ("config", "architecture_hash", "shapes", "state_dict", "digest") if k not in payload]
     if missing:
         raise CheckpointError(f"{path}: checkpoint lacks {', '.join(missing)}")

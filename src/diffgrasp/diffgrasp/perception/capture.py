@@ -30,7 +30,7 @@ from PIL import Image, UnidentifiedImageError
 from diffgrasp._checks import check_shape
 from diffgrasp.errors import DiffgraspError, MissingFileError
 from diffgrasp.io import atomic_write, atomic_write_json
-from diffgrasp.loading import brief, confined_path, one_line, read_json
+from diffgrasp.loading import brief, confined_path, one_line, read_versioned_json
 from diffgrasp.perception.depth import ENCODINGS, depth_to_metres, metres_to_mm_u16, validate_depth
 from diffgrasp.perception.rig import pose_matrix, quaternion_xyzw_to_rotation, rotation_to_quaternion_xyzw
 
@@ -321,11 +321,7 @@ def read_capture(directory: str | os.PathLike) -> Capture:
         if meta_path.is_dir():
             raise CaptureError(f"{meta_path}: is a directory, not a file")
         raise FileNotFoundError(f"not a capture directory (no capture.json): {directory}")
-    doc = read_json(meta_path, CaptureError)
-    if not isinstance(doc, dict):
-        raise CaptureError(f"{meta_path}: expected a JSON object, got {brief(doc)}")
-    if doc.get("format") != FORMAT:
-        raise CaptureError(f"{meta_path}: unknown format {brief(doc.get('format'))}, expected {FORMAT!r}")
+    doc = read_versioned_json(meta_path, FORMAT, CaptureError)
     cams = doc.get("cameras")
     if not isinstance(cams, list) or not cams:
         raise CaptureError(f"{meta_path}: cameras: expected a non-empty list of camera entries, got {brief(cams)}")

@@ -26,6 +26,7 @@ import numpy as np
 
 from diffgrasp.errors import DiffgraspError
 from diffgrasp.grasps import Grasp, GraspSet
+from diffgrasp.loading import check_format, read_json
 from diffgrasp.sim.evaluate_config import EvaluateConfig
 
 REPORT_FORMAT = "diffgrasp.evaluation/1"
@@ -245,11 +246,15 @@ def load_partial_report(path: str | os.PathLike, inputs: dict[str, Any]) -> dict
     ``inputs`` describes (``run_inputs``); otherwise a one-line DiffgraspError saying what differs."""
     path = Path(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise DiffgraspError(f"{path}: cannot resume: not a readable evaluation report "
-                             f"({type(err).__name__})") from None
-    if not isinstance(data, dict) or data.get("format") != REPORT_FORMAT or not isinstance(data.get("grasps"), list):
+        data = read_json(path)
+    except (OSError, DiffgraspError) as err:
+        reason = type(err).__name__ if isinstance(err, OSError) else str(err).removeprefix(f"{path}: ")
+        raise DiffgraspError(f"{path}: cannot resume: not a readable evaluation report ({reason})") from None
+    try:
+        check_format(data, path, REPORT_FORMAT)
+    except DiffgraspError:
+        raise DiffgraspError(f"{path}: cannot resume: not a {REPORT_FORMAT} report") from None
+    if not isinstance(data.get("grasps"), list):
         raise DiffgraspError(f"{path}: cannot resume: not a {REPORT_FORMAT} report")
     theirs = data.get("inputs") if isinstance(data.get("inputs"), dict) else {}
     for key, what in (("mesh_sha256", "another mesh file"), ("scale", "another scale"),
