@@ -14,12 +14,11 @@ import json
 import platform
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import mujoco
-import numpy as np
 import torch
+from timing import median_iqr, time_calls  # bench/timing.py (this folder is on sys.path when run as a script)
 
 from diffgrasp.hand import ShadowHand
 
@@ -28,15 +27,8 @@ BATCHES = (1, 256, 1024, 4096)
 
 def _timeit(fn, repeats: int, warmup: int = 3) -> tuple[float, float, float]:
     """Median, IQR and minimum (ms) of ``repeats`` calls after ``warmup`` calls."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t0) * 1e3)
-    q1, med, q3 = np.percentile(times, [25, 50, 75])
-    return float(med), float(q3 - q1), float(min(times))
+    times = time_calls(fn, repeats, warmup) * 1e3
+    return (*median_iqr(times), float(times.min()))
 
 
 def _commit() -> str:

@@ -13,29 +13,15 @@ import json
 import platform
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
 import trimesh
+from timing import timeit  # bench/timing.py (this folder is on sys.path when run as a script)
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_OBJECT = ROOT.parent / "shared" / "objects" / "012_strawberry.obj"
-
-
-def timeit(fn: Callable[[], object], repeats: int, warmup: int = 1) -> tuple[float, float]:
-    """Median and IQR (s) of ``repeats`` calls after ``warmup`` calls."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    q1, med, q3 = np.percentile(times, [25, 50, 75])
-    return float(med), float(q3 - q1)
 
 
 def load_object():

@@ -15,23 +15,16 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import statistics
 import sys
-import time
 
 import torch
+from timing import median_iqr, time_calls  # bench/timing.py (this folder is on sys.path when run as a script)
 
 
 def timeit(fn, repeats: int, warmup: int = 5) -> dict[str, float]:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t0) * 1e3)
-    q = statistics.quantiles(times, n=4)
-    return {"median_ms": statistics.median(times), "iqr_ms": q[2] - q[0], "repeats": repeats}
+    """Median and IQR (ms) of ``repeats`` calls after ``warmup`` calls, and the repeat count."""
+    median_ms, iqr_ms = median_iqr(time_calls(fn, repeats, warmup) * 1e3)
+    return {"median_ms": median_ms, "iqr_ms": iqr_ms, "repeats": repeats}
 
 
 def main(argv: list[str] | None = None) -> int:
