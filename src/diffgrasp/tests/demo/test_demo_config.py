@@ -8,8 +8,15 @@ from pathlib import Path
 import pytest
 
 from diffgrasp.config import load_config, to_dict
-from diffgrasp.demo.config import FAST, SCAN_COACD, DemoConfig
-from diffgrasp.demo.pipeline import DEFAULT_OBJECT, default_object_path, resolve_config_path
+from diffgrasp.demo.config import (
+    DEFAULT_OBJECT,
+    FAST,
+    SCAN_COACD,
+    DemoConfig,
+    default_object_path,
+    resolve_config_path,
+)
+from diffgrasp.geometry import ObjectModel
 from diffgrasp.geometry.convex_decomposition import CoacdConfig
 from diffgrasp.planning import PlannerConfig
 
@@ -81,8 +88,6 @@ def test_invalid_demo_config_is_rejected(override, match):
 
 
 def test_bundled_objects_are_watertight_with_attribution():
-    from diffgrasp.geometry import ObjectModel
-
     path = default_object_path()
     assert path.is_file() and path.name == DEFAULT_OBJECT[-1]
     for obj in sorted(path.parent.glob("*.obj")):

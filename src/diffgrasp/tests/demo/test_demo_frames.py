@@ -5,9 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import trimesh
+from PIL import Image
 from scipy.spatial.transform import Rotation
 
 from diffgrasp import cli
+from diffgrasp.demo.figures import save_execution_frames
 from diffgrasp.demo.grasps import approach_elevation_deg as _approach_elevation
 from diffgrasp.demo.grasps import forearm_elevation_deg, table_plane_in_frame, upper_hemisphere_init
 from diffgrasp.demo.grasps import map_grasps as _map_grasps
@@ -96,10 +98,6 @@ def test_demo_bad_config_exits_2(tmp_path, capsys):
 
 
 def test_execution_strip_and_gif(tmp_path):
-    from PIL import Image
-
-    from diffgrasp.demo.figures import save_execution_frames
-
     rng = np.random.default_rng(0)
     frames = [rng.integers(0, 255, size=(60, 80, 3), dtype=np.uint8) for _ in range(11)]
     phases = [("approach" if i < 5 else "lift", 0.25 * (i + 1)) for i in range(11)]

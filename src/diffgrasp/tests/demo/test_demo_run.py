@@ -5,6 +5,8 @@ One ``--fast`` run for the module: 14-27 s on the 2 shared development cores (no
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 from pathlib import Path
@@ -15,8 +17,8 @@ from PIL import Image
 
 from diffgrasp import cli
 from diffgrasp.data import data_path
+from diffgrasp.demo import NO_CHECKPOINT_NOTE, NO_LIFTABLE_GRASP
 from diffgrasp.demo.grasps import map_grasps as _map_grasps
-from diffgrasp.demo.pipeline import NO_CHECKPOINT_NOTE, NO_LIFTABLE_GRASP
 from diffgrasp.execution import REASONS
 from diffgrasp.grasps import load_grasps
 from diffgrasp.network import default_checkpoint_path
@@ -29,9 +31,6 @@ STAGES = ["load", "capture", "fusion", "network", "refine", "verify", "execute",
 def demo_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo")
     obj = data_path("objects", "070-b_colored_wood_blocks.obj")
-    import contextlib
-    import io
-
     stdout = io.StringIO()
     with contextlib.redirect_stdout(stdout), pytest.MonkeyPatch.context() as mp:
         mp.setenv("OMP_NUM_THREADS", os.environ.get("OMP_NUM_THREADS", "1"))  # the CLI sets it; restore afterwards

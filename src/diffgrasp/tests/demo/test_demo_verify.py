@@ -4,10 +4,16 @@ order it gives the execution."""
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import numpy as np
 import trimesh
 
+from diffgrasp.config import load_config
+from diffgrasp.data import data_path
+from diffgrasp.demo import FAST, NO_LIFTABLE_GRASP, DemoConfig, run_pipeline
+from diffgrasp.demo import pipeline as demo_pipeline
+from diffgrasp.demo.pipeline import _enough_fingers
 from diffgrasp.demo.verify import Rehearsal, rehearse_grasps, verified_order
 from diffgrasp.execution import ExecutionConfig
 from diffgrasp.grasps import Grasp
@@ -42,18 +48,10 @@ def test_rehearsal_runs_the_execution_on_the_given_mesh():
 def test_nothing_is_executed_when_no_rehearsal_lifts(tmp_path, monkeypatch):
     """Issue 21: the demo executed grasp 0 (0 contacts) after 0 of 16 lifted in the rehearsal. Now the arm is not
     moved, the run ends no_liftable_grasp with the reason in report.json, and re-planning stops at the time limit."""
-    import json
-
-    from diffgrasp.config import load_config
-    from diffgrasp.data import data_path
-    from diffgrasp.demo import verify as pipeline_verify
-    from diffgrasp.demo.config import FAST, DemoConfig
-    from diffgrasp.demo.pipeline import NO_LIFTABLE_GRASP, run_pipeline
-
     def nothing_lifts(mesh, pose, grasps, exec_cfg, max_grasps, max_passes, seed=0, shrink_m=0.0):
         return Rehearsal([{"rank": i, "reason": "slip", "lift_m": 0.0} for i in range(min(len(grasps), max_grasps))])
 
-    monkeypatch.setattr(pipeline_verify, "rehearse_grasps", nothing_lifts)
+    monkeypatch.setattr(demo_pipeline, "rehearse_grasps", nothing_lifts)
     config = dataclasses.replace(load_config(DemoConfig, None, FAST), verify_replans=2, time_limit_s=1.0)
     report = run_pipeline(data_path("objects", "070-b_colored_wood_blocks.obj"), tmp_path, seed=0, config=config,
                           progress=False)
@@ -68,8 +66,6 @@ def test_nothing_is_executed_when_no_rehearsal_lifts(tmp_path, monkeypatch):
 
 
 def test_grasps_with_too_few_touching_fingers_are_not_offered():
-    from diffgrasp.demo.pipeline import _enough_fingers
-
     def grasp(fingers):
         return Grasp(palm_position=np.zeros(3), palm_quaternion_xyzw=np.array([0.0, 0.0, 0.0, 1.0]),
                      joints=dict.fromkeys(FINGER_JOINT_NAMES, 0.0), metrics={"touching_fingers": fingers})
