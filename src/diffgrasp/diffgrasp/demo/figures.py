@@ -12,13 +12,21 @@ from pathlib import Path
 
 import numpy as np
 import trimesh
+from PIL import Image, ImageDraw
+from scipy.spatial import cKDTree
 
 from diffgrasp.io import atomic_write
+from diffgrasp.sim.evaluate import PreparedObject
+from diffgrasp.sim.grasp_test import Phases
+from diffgrasp.sim.hand_scene import object_inertia
+from diffgrasp.sim.render_grasp import render_grasp_png
 
 __all__ = ["save_camera_views", "save_execution_frames", "save_fusion_figure", "save_grasp_views"]
 
 
 def _figure(nrows: int, ncols: int, size: tuple[float, float], **kwargs):
+    # matplotlib only here: the Agg backend must be chosen before pyplot is imported, and choosing it at import time
+    # of this module would change the backend of every process that imports diffgrasp.demo
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -77,8 +85,7 @@ def _shaded(mesh: trimesh.Trimesh, colour: tuple[float, float, float]) -> np.nda
 def save_fusion_figure(path: str | Path, true_world: trimesh.Trimesh, fused_world: trimesh.Trimesh,
                        chamfer: dict[str, float], samples: int = 6000) -> Path:
     """Truth | fused | fused surface points coloured by distance to the truth (mm); both meshes in world (m)."""
-    from mpl_toolkits.mplot3d.art3d import Poly3DCollection
-    from scipy.spatial import cKDTree
+    from mpl_toolkits.mplot3d.art3d import Poly3DCollection  # part of matplotlib: loaded only to draw, as in _figure
 
     plt, fig, _ = _figure(1, 1, (15, 5))
     fig.clf()
@@ -112,11 +119,6 @@ def save_fusion_figure(path: str | Path, true_world: trimesh.Trimesh, fused_worl
 def save_grasp_views(output_dir: str | Path, mesh: trimesh.Trimesh, grasps: Sequence, name: str,
                      size: int = 280) -> list[Path]:
     """``grasp_NN.png``: the hand at each grasp around ``mesh`` (the frame the grasps are in), three views each."""
-    from diffgrasp.sim.evaluate import PreparedObject
-    from diffgrasp.sim.grasp_test import Phases
-    from diffgrasp.sim.hand_scene import object_inertia
-    from diffgrasp.sim.render_grasp import render_grasp_png
-
     if not grasps:
         return []
     hull = mesh.convex_hull  # collision geometry is irrelevant for a picture; the visual is the full mesh
@@ -138,8 +140,6 @@ def save_execution_frames(output_dir: str | Path, frames: Sequence[np.ndarray], 
                           gif: bool = True, frame_interval_s: float = 0.25, strip_frames: int = 8) -> list[Path]:
     """``execution.png`` (``strip_frames`` frames evenly spread, labelled with phase and simulated time, 4 per row)
     and, if ``gif``, ``execution.gif`` (all frames, real time)."""
-    from PIL import Image, ImageDraw
-
     if len(frames) == 0:
         return []
     output_dir = Path(output_dir)

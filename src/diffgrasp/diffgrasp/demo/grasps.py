@@ -12,17 +12,21 @@ import dataclasses
 from typing import Any
 
 import numpy as np
+import torch
+
+from diffgrasp.geometry.rotations import matrix_to_quaternion_xyzw, quaternion_xyzw_to_matrix
+from diffgrasp.grasps import Grasp
+from diffgrasp.hand import JointCoupling
+from diffgrasp.hand.names import FINGER_JOINT_NAMES
+from diffgrasp.planning import PlannerConfig
+from diffgrasp.planning.initialization import initial_candidates
 
 __all__ = ["approach_elevation_deg", "forearm_elevation_deg", "map_grasps", "table_plane_in_frame",
            "upper_hemisphere_init"]
 
 
-def map_grasps(grasps: list, transform: np.ndarray) -> list:
+def map_grasps(grasps: list[Grasp], transform: np.ndarray) -> list[Grasp]:
     """Grasps (palm poses in frame A) → frame B, given ``transform`` (4, 4) A → B; joints unchanged."""
-    import torch
-
-    from diffgrasp.geometry.rotations import matrix_to_quaternion_xyzw, quaternion_xyzw_to_matrix
-
     R, t = transform[:3, :3], transform[:3, 3]
 
     def quat(q: Any) -> np.ndarray:
@@ -42,10 +46,6 @@ def map_grasps(grasps: list, transform: np.ndarray) -> list:
 
 
 def _palm_axis_elevation_deg(grasp, axis: int, sign: float, up: tuple[float, float, float]) -> float:
-    import torch
-
-    from diffgrasp.geometry.rotations import quaternion_xyzw_to_matrix
-
     direction = sign * quaternion_xyzw_to_matrix(torch.as_tensor(np.asarray(grasp.palm_quaternion_xyzw, float)))
     up_unit = np.asarray(up, float) / np.linalg.norm(up)
     return float(np.degrees(np.arcsin(np.clip(direction.numpy()[:, axis] @ up_unit, -1.0, 1.0))))
@@ -62,22 +62,14 @@ def forearm_elevation_deg(grasp, up: tuple[float, float, float] = (0.0, 0.0, 1.0
     return _palm_axis_elevation_deg(grasp, 2, -1.0, up)
 
 
-def upper_hemisphere_init(mesh, n: int, planner_cfg, min_elevation_deg: float, seed: int,
-                          min_forearm_elevation_deg: float = -90.0) -> list:
+def upper_hemisphere_init(mesh, n: int, planner_cfg: PlannerConfig, min_elevation_deg: float, seed: int,
+                          min_forearm_elevation_deg: float = -90.0) -> list[Grasp]:
     """n initial grasps from the planner's own random initialisation (``planning.initialization``; palm facing the
     convex hull at a standoff, random roll, pre-shape) that come from above the table (z = table normal in
     ``mesh``'s frame): the approach (the outward hull normal at the approach point = palm +y) at least
     ``min_elevation_deg`` above the horizontal, and the forearm (palm −z) at least ``min_forearm_elevation_deg``
     (the Shadow forearm is a thick body behind the palm: lying flat it hits the table). Drawn from a pool of 32 n;
     tops up with the candidates closest to both limits if too few qualify."""
-    import torch
-
-    from diffgrasp.geometry.rotations import matrix_to_quaternion_xyzw
-    from diffgrasp.grasps import Grasp
-    from diffgrasp.hand import JointCoupling
-    from diffgrasp.hand.names import FINGER_JOINT_NAMES
-    from diffgrasp.planning.initialization import initial_candidates
-
     coupling = JointCoupling(planner_cfg.coupling_ratio)
     rng = np.random.default_rng(seed)
     pos, rot, u = initial_candidates(mesh, 32 * n, coupling, planner_cfg.init_config, rng, torch.float64)

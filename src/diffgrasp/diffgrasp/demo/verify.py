@@ -28,6 +28,8 @@ from typing import Any
 
 import numpy as np
 
+from diffgrasp.execution import MujocoExecutionBackend
+
 __all__ = ["Rehearsal", "rehearse_grasps", "verified_order"]
 
 
@@ -52,8 +54,6 @@ def rehearse_grasps(fused_mesh, perceived_pose: np.ndarray, grasps: Sequence, ex
     frame) resting at ``perceived_pose`` (4, 4), at most ``max_grasps`` of them, stopping after ``max_passes`` lifts.
     Unreachable/colliding grasps count as tested (reason ``unreachable``/``collision``). ``shrink_m``: the mesh's
     vertices first move this far inward along their normals, so a grasp must hold an object thinner than perceived."""
-    from diffgrasp.execution import MujocoExecutionBackend
-
     if shrink_m < 0:
         raise ValueError(f"rehearsal shrink_m: must be >= 0 (m), got {shrink_m}")
     if shrink_m > 0:
