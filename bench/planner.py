@@ -60,10 +60,10 @@ VARIANTS: dict[str, PlannerConfig] = {
     "dexgraspnet (no physics rank)": PlannerConfig(method="dexgraspnet", physics_rank=NO_PHYSICS),
 }
 ABLATIONS: dict[str, PlannerConfig] = {
-    "no Q1 term": PlannerConfig(loss={"w_q1": 0.0}),
-    "Q1, 16 directions": PlannerConfig(loss={"num_directions": 16}),
-    "Q1, 256 directions": PlannerConfig(loss={"num_directions": 256}),
-    "no closeness": PlannerConfig(loss={"w_closeness": 0.0}),
+    "no Q1 term": PlannerConfig(loss=dataclasses.replace(PlannerConfig().loss, w_q1=0.0)),
+    "Q1, 16 directions": PlannerConfig(loss=dataclasses.replace(PlannerConfig().loss, num_directions=16)),
+    "Q1, 256 directions": PlannerConfig(loss=dataclasses.replace(PlannerConfig().loss, num_directions=256)),
+    "no closeness": PlannerConfig(loss=dataclasses.replace(PlannerConfig().loss, w_closeness=0.0)),
     # The refined grasps as they are: no closing, no contact check, the §7 default pregrasp/squeeze (see RAW).
     "no post-processing": PlannerConfig(post=PostprocessConfig(close_steps=0, min_contact_fingers=0),
                                         physics_rank=NO_PHYSICS),

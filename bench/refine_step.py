@@ -23,7 +23,8 @@ SHARED = REPO.parent / "shared" / "objects"
 
 def main(argv: list[str] | None = None) -> int:
     from diffgrasp.geometry import ObjectModel
-    from diffgrasp.losses import LossConfig, generalized_q1
+    from diffgrasp.hand import JointCoupling, ShadowHand
+    from diffgrasp.losses import generalized_q1
     from diffgrasp.losses.penetration import (
         dense_object_in_hand_penetration,
         hand_in_object_penetration,
@@ -31,9 +32,10 @@ def main(argv: list[str] | None = None) -> int:
         sparse_hand_in_object_penetration,
     )
     from diffgrasp.planning import PlannerConfig
-    from diffgrasp.planning import planner as planner_module
     from diffgrasp.planning.canonical_frame import canonical_transform
+    from diffgrasp.planning.energy import diffgrasp_energy
     from diffgrasp.planning.fast_object import GridObject, SurfaceSubsetHand
+    from diffgrasp.planning.initialization import initial_candidates
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--object", default="072-b_toy_airplane")
@@ -48,14 +50,14 @@ def main(argv: list[str] | None = None) -> int:
     mesh.apply_transform(canonical_transform(mesh))
     obj = ObjectModel(mesh, name=args.object)
     cfg = PlannerConfig()
-    hand = planner_module.ShadowHand(dtype=torch.float32)
-    coupling = planner_module.JointCoupling(cfg.coupling_ratio)
+    hand = ShadowHand(dtype=torch.float32)
+    coupling = JointCoupling(cfg.coupling_ratio)
     torch.manual_seed(0)
-    pos, rot, u = planner_module._initial(obj, args.batch, hand, coupling, cfg, np.random.default_rng(0), None,
-                                          np.eye(4))
+    pos, rot, u = initial_candidates(obj.mesh, args.batch, coupling, cfg.init_config, np.random.default_rng(0),
+                                     hand.dtype, hand.device)
     grid = GridObject(obj, cfg.sdf_voxel_m)
-    energy = planner_module._diffgrasp_energy(hand, obj, grid, coupling, cfg)
-    loss_cfg = LossConfig(**cfg.loss)
+    energy = diffgrasp_energy(hand, obj, grid, coupling, cfg)
+    loss_cfg = cfg.loss
     object_points = torch.as_tensor(obj.surface_samples(loss_cfg.object_samples, seed=loss_cfg.seed),
                                     dtype=torch.float32)
     skin = SurfaceSubsetHand(hand, cfg.surface_stride)

@@ -188,8 +188,22 @@ def coerce_value(value: Any, kind: Any, where: str) -> Any:
     return value  # an annotation this function does not know: left to the dataclass's own checks
 
 
-def _build(cls: type[T], data: Any, head: str, dotted: str) -> T:
-    """``cls`` from the mapping ``data``; messages start with ``head`` ('file: ') and name keys ``dotted`` + key."""
+def _field_default(field: dataclasses.Field) -> Any:
+    """A field's default value (its factory called), or MISSING."""
+    if field.default is not dataclasses.MISSING:
+        return field.default
+    if field.default_factory is not dataclasses.MISSING:
+        return field.default_factory()
+    return dataclasses.MISSING
+
+
+def _build(cls: type[T], data: Any, head: str, dotted: str, base: Any = None) -> T:
+    """``cls`` from the mapping ``data``; messages start with ``head`` ('file: ') and name keys ``dotted`` + key.
+
+    Keys missing from ``data`` keep ``base``'s values (an instance of ``cls``; None: the class defaults). A nested
+    dataclass given as a (partial) mapping updates the parent's value for it — ``base``'s, else the field's default
+    — so that ``loss: {w_q1: 2.0}`` changes one weight of the planner's loss settings and keeps the planner's others,
+    not the loss library's defaults."""
     if data is None:
         data = {}
     if not isinstance(data, Mapping):
@@ -201,7 +215,17 @@ def _build(cls: type[T], data: Any, head: str, dotted: str) -> T:
     if unknown:
         raise ConfigError(f"{head or cls.__name__ + ': '}unknown key(s) {', '.join(unknown)}; "
                           f"valid{' in ' + dotted.rstrip('.') if dotted else ''}: {', '.join(sorted(fields))}")
-    kwargs = {k: coerce_value(v, hints[k], f"{head}{dotted}{k}") for k, v in data.items()}
+    by_name = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    kwargs = {}
+    for k, v in data.items():
+        kind = hints[k]
+        if dataclasses.is_dataclass(kind) and isinstance(kind, type) and isinstance(v, Mapping):
+            parent = getattr(base, k) if base is not None else _field_default(by_name[k])
+            kwargs[k] = _build(kind, v, head, f"{dotted}{k}.", parent if isinstance(parent, kind) else None)
+        else:
+            kwargs[k] = coerce_value(v, kind, f"{head}{dotted}{k}")
+    if base is not None:
+        kwargs = {name: getattr(base, name) for name in by_name} | kwargs
     try:
         return cls(**kwargs)
     except (ValueError, TypeError, ArithmeticError, LookupError) as err:  # the dataclass's own checks

@@ -10,6 +10,8 @@ still runs, it only runs later), relative imports resolved against the importing
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import networkx as nx
@@ -29,16 +31,6 @@ ROS_TOP_LEVEL = frozenset({"rclpy", "rosidl_runtime_py", "rosidl_parser", "tf2_r
 ROS_SUFFIXES = ("_msgs", "_srvs", "_interfaces")
 CORE_FORBIDDEN_OWN = frozenset({"diffgrasp_ros", "diffgrasp_training"})
 
-# planning → sim edges that exist today. Issue 22 removes them (physics ranking/verification injected as a
-# GraspScorer that sim/ implements); this set may only shrink: a new edge fails, and so does a listed edge that is gone
-# (delete it here then).
-KNOWN_PLANNING_TO_SIM = {
-    ("diffgrasp.planning.physics_rank", "diffgrasp.sim.evaluate"),
-    ("diffgrasp.planning.physics_rank", "diffgrasp.sim.evaluate_config"),
-    ("diffgrasp.planning.physics_rank", "diffgrasp.sim.grasp_test"),
-    ("diffgrasp.planning.physics_rank", "diffgrasp.sim.hand_scene"),
-    ("diffgrasp.planning.physics_rank", "diffgrasp.sim.settle"),
-}
 
 
 def _module_name(path: Path, root: Path) -> str:
@@ -147,12 +139,19 @@ def test_core_imports_no_ros_and_no_training():
     assert not bad, "the core imports ROS or training:\n" + "\n".join(bad)
 
 
-def test_planning_imports_of_sim_only_shrink():
-    """``diffgrasp.planning`` → ``diffgrasp.sim`` edges are exactly KNOWN_PLANNING_TO_SIM (issue 22)."""
-    edges = {(a, b) for a, b in GRAPH.edges if (a == "diffgrasp.planning" or a.startswith("diffgrasp.planning."))
-             and (b == "diffgrasp.sim" or b.startswith("diffgrasp.sim."))}
-    new = sorted(edges - KNOWN_PLANNING_TO_SIM)
-    gone = sorted(KNOWN_PLANNING_TO_SIM - edges)
-    assert not new, ("new planning -> sim imports (inject the physics through an interface instead, issue 22): "
-                     + ", ".join(f"{a} -> {b} (line {GRAPH.edges[a, b]['line']})" for a, b in new))
-    assert not gone, f"planning -> sim imports gone: delete them from KNOWN_PLANNING_TO_SIM: {gone}"
+def test_planning_imports_nothing_from_sim():
+    """``diffgrasp.planning`` never imports ``diffgrasp.sim`` (issue 22): the physics ranking reaches the planner as
+    an injected GraspScorer (diffgrasp.planning.scoring) that sim/ implements."""
+    edges = sorted((a, b) for a, b in GRAPH.edges if (a == "diffgrasp.planning" or a.startswith("diffgrasp.planning."))
+                   and (b == "diffgrasp.sim" or b.startswith("diffgrasp.sim.")))
+    assert not edges, ("planning -> sim imports (inject the physics through planning.scoring instead): "
+                       + ", ".join(f"{a} -> {b} (line {GRAPH.edges[a, b]['line']})" for a, b in edges))
+
+
+def test_importing_the_planner_loads_no_simulation_module():
+    """At run time too: ``import diffgrasp.planning`` (and building a PlannerConfig) leaves diffgrasp.sim unloaded;
+    the default scorer is imported only when a plan with the physics ranking starts."""
+    code = ("import sys, diffgrasp.planning as p; p.PlannerConfig(); "
+            "print(sorted(m for m in sys.modules if m.startswith('diffgrasp.sim')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

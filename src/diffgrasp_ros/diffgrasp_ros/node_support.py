@@ -47,17 +47,12 @@ def apply_overrides(config: Any, max_iterations: int = 0, weights: dict[str, flo
     if time_budget_s > 0:
         changes["time_budget_s"] = float(time_budget_s)
     if weights:
-        try:
-            from diffgrasp.losses import LossConfig
-        except ImportError:
-            LossConfig = None  # noqa: N806
-        if LossConfig is not None:
-            known = {fl.name for fl in dataclasses.fields(LossConfig)}
-            unknown = sorted(set(weights) - known)
-            if unknown:
-                raise ValueError(f"weight_names: unknown loss weight(s) {', '.join(unknown)}; "
-                                 f"valid: {', '.join(sorted(known))}")
-        changes["loss"] = {**config.loss, **{k: float(v) for k, v in weights.items()}}
+        known = {fl.name for fl in dataclasses.fields(config.loss)}
+        unknown = sorted(set(weights) - known)
+        if unknown:
+            raise ValueError(f"weight_names: unknown loss weight(s) {', '.join(unknown)}; "
+                             f"valid: {', '.join(sorted(known))}")
+        changes["loss"] = dataclasses.replace(config.loss, **{k: float(v) for k, v in weights.items()})
     return dataclasses.replace(config, **changes)
 
 

@@ -12,6 +12,8 @@ from diffgrasp.planning.planner_config import (
     PostprocessConfig,
     ReseedConfig,
 )
+from diffgrasp.planning.scoring import GraspScorer, GraspSimulator, ScorerFactory
 
-__all__ = ["BudgetConfig", "Deadline", "InitConfig", "OptimConfig", "PhysicsRankConfig", "PlanResult",
-           "PlannerConfig", "PostprocessConfig", "ProgressInfo", "ReseedConfig", "plan_grasps"]
+__all__ = ["BudgetConfig", "Deadline", "GraspScorer", "GraspSimulator", "InitConfig", "OptimConfig",
+           "PhysicsRankConfig", "PlanResult", "PlannerConfig", "PostprocessConfig", "ProgressInfo", "ReseedConfig",
+           "ScorerFactory", "plan_grasps"]

@@ -18,6 +18,7 @@ import torch
 from diffgrasp.geometry import ObjectModel
 from diffgrasp.geometry.rotations import matrix_to_rotation6d, rotation6d_to_matrix
 from diffgrasp.hand import JointCoupling, ShadowHand
+from diffgrasp.losses.self_collision import self_collision
 from diffgrasp.planning.plan_result import ProgressInfo
 from diffgrasp.planning.planner_config import PlannerConfig
 from diffgrasp.planning.refiner import RefineOutcome, RefineState
@@ -41,8 +42,6 @@ class DexGraspNetEnergy:
 
     def __call__(self, pos: torch.Tensor, rot: torch.Tensor, u: torch.Tensor, idx: torch.Tensor
                  ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        from diffgrasp.losses.self_collision import self_collision
-
         q22 = self.coupling.expand(u)
         pts, _ = self.hand.contact_candidates(pos, rot, q22)
         sel = torch.gather(pts, 1, idx[..., None].expand(-1, -1, 3))  # (B, n, 3)

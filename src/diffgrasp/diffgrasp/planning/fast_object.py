@@ -10,6 +10,7 @@ import torch
 
 from diffgrasp.geometry import ObjectModel
 from diffgrasp.geometry.sdf_grid import SDFGrid
+from diffgrasp.losses.self_collision import segment_segment_distance
 
 
 class GridObject:
@@ -36,8 +37,6 @@ class GridObject:
 def self_penetration_depth(a: torch.Tensor, b: torch.Tensor, radius: torch.Tensor, pairs: torch.Tensor
                            ) -> torch.Tensor:
     """Deepest capsule-pair penetration (B,) m over ``pairs`` (M, 2); a, b (B, K, 3), radius (K,)."""
-    from diffgrasp.losses.self_collision import segment_segment_distance
-
     i, j = pairs[:, 0], pairs[:, 1]
     dist = segment_segment_distance(a[:, i], b[:, i], a[:, j], b[:, j])
     return torch.relu(radius[i] + radius[j] - dist).amax(dim=1)

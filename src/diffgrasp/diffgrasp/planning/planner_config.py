@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from diffgrasp.geometry.convex_decomposition import CoacdConfig
+from diffgrasp.losses.total import LossConfig
 
 METHODS = ("diffgrasp", "dexgraspnet", "network")
 INITS = ("random", "network")
@@ -109,6 +110,8 @@ class PhysicsRankConfig:
     pushes) is below it are pushed (inf: all); the others keep the settle score, a lower bound already out of the
     running. coacd: the decomposition's settings (default: the physics test's own, sharing its cache;
     noisy scans want coarser ones: a fused demo scan took 86 s with these, 3 s with threshold 0.1 and 8 hulls).
+    scorer: the ``module:attribute`` of the ScorerFactory that simulates (diffgrasp.planning.scoring; default: the
+    physics test's MuJoCo scene, diffgrasp.sim.scorer) — e.g. a GPU implementation of the same protocol.
 
     Verification: the ranking's best distinct grasps run again with longer pushes (``verify_push_s`` each, the same
     six directions), in ranking order — the first k, then twice as many as are still missing to k that hold (score
@@ -130,6 +133,7 @@ class PhysicsRankConfig:
     verify_holding_score: float = 1.0
     threads: int = 0
     coacd: CoacdConfig = dataclasses.field(default_factory=CoacdConfig)
+    scorer: str = "diffgrasp.sim.scorer:SettleScorer"
 
     def __post_init__(self) -> None:
         if not (self.rotation_scale_deg > 0 and self.displacement_scale_m > 0):
@@ -278,15 +282,15 @@ class PlannerConfig:
     post: PostprocessConfig = dataclasses.field(default_factory=PostprocessConfig)
     physics_rank: PhysicsRankConfig = dataclasses.field(default_factory=PhysicsRankConfig)
     reseed: ReseedConfig = dataclasses.field(default_factory=ReseedConfig)
-    # Overrides of the loss library's LossConfig for planning: a stronger Q1 term and a softer distance decay
-    # (α in 1/m) give Q1 a gradient at the initial standoff; measured better in the physics test (planner note).
     # Plane the object rests on, (a, b, c, d) in the object file frame, unit normal into free space (None: no table).
     # The hand must stay support_margin_m above it: a loss term during refinement, a stop while closing, a rejection.
     support_plane: tuple[float, float, float, float] | None = None
     support_margin_m: float = 0.005
     w_support: float = 100.0       # per metre of summed clearance violation of the hand's skin samples
-    loss: dict[str, float] = dataclasses.field(default_factory=lambda: {
-        "w_q1": 5.0, "alpha": 50.0, "w_closeness": 3000.0})
+    # The loss library's settings (config/loss.yaml) with the planner's own overrides: a stronger Q1 term and a softer
+    # distance decay (α in 1/m) give Q1 a gradient at the initial standoff; measured better in the physics test
+    # (planner note). Training uses loss.yaml as it is.
+    loss: LossConfig = dataclasses.field(default_factory=lambda: LossConfig(w_q1=5.0, alpha=50.0, w_closeness=3000.0))
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:

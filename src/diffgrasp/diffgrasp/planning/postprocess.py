@@ -14,8 +14,11 @@ import numpy as np
 import torch
 
 from diffgrasp.geometry import ObjectModel
+from diffgrasp.grasp_phases import backed_off_position, pregrasp_joints, squeeze_joints
 from diffgrasp.hand import ShadowHand
 from diffgrasp.hand.names import FINGER_JOINT_NAMES, FLEXION_JOINT_NAMES
+from diffgrasp.losses.self_collision import segment_segment_distance
+from diffgrasp.planning.fast_object import GridObject
 from diffgrasp.planning.planner_config import PostprocessConfig
 
 FINGERS = ("ff", "mf", "rf", "lf", "th")
@@ -46,8 +49,6 @@ class GraspPostprocessor:
         """``fast_object`` (GridObject) and ``closing_hand`` (e.g. a SurfaceSubsetHand) speed up the closing sweep;
         every reported metric uses the exact ``obj`` and the full ``hand``. ``support_plane`` (4,) in the object
         frame (normal into free space): fingers also stop at it, and ``measure`` reports the depth below it."""
-        from diffgrasp.planning.fast_object import GridObject
-
         self.hand, self.obj, self.cfg = hand, obj, config
         self.plane = None if support_plane is None else torch.as_tensor(support_plane, dtype=hand.dtype,
                                                                            device=hand.device)
@@ -149,8 +150,6 @@ class GraspPostprocessor:
     def _self_contact(self, position: torch.Tensor, rotation: torch.Tensor, q: torch.Tensor, b: int, t: int
                       ) -> torch.Tensor:
         """(B, T, 6): the group's capsules touch a capsule of another group (fingers stop on each other too)."""
-        from diffgrasp.losses.self_collision import segment_segment_distance
-
         a, e, r = self.hand.collision_capsules(position.repeat_interleave(t, 0), rotation.repeat_interleave(t, 0),
                                                q.reshape(b * t, 22))
         i, j = self.cross_pairs[:, 0], self.cross_pairs[:, 1]
@@ -166,8 +165,6 @@ class GraspPostprocessor:
         """Pregrasp joints/palm and squeeze joints (motor targets) for the closed grasps; the touching fingers'
         flexion joints squeeze ``squeeze_rad`` (default ``config.squeeze_rad``) beyond the grasp, and every flexion
         joint opens ``pregrasp_open_rad`` (default ``config.pregrasp_open_rad``) for the pregrasp."""
-        from diffgrasp.grasp_phases import backed_off_position, pregrasp_joints, squeeze_joints
-
         cfg = self.cfg
         q = closed.q22
         opening = cfg.pregrasp_open_rad if pregrasp_open_rad is None else pregrasp_open_rad

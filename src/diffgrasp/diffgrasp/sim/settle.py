@@ -21,8 +21,13 @@ from mujoco import rollout
 from scipy.spatial.transform import Rotation
 
 from diffgrasp.geometry.rotations import quaternion_angle_wxyz, wxyz_to_xyzw, xyzw_to_wxyz
+from diffgrasp.grasps import Grasp
 from diffgrasp.sim.evaluate_config import EvaluateConfig
+from diffgrasp.sim.grasp_test import DIRECTIONS, GraspTester, Phases
 from diffgrasp.sim.hand_scene import SceneIndex
+
+PHASE_KEYS = ("pregrasp_position", "pregrasp_quat_wxyz", "pregrasp_joints", "grasp_position", "grasp_quat_wxyz",
+              "grasp_joints", "squeeze_joints")
 
 _CONTROL_SPEC = int(mujoco.mjtState.mjSTATE_CTRL | mujoco.mjtState.mjSTATE_MOCAP_POS
                     | mujoco.mjtState.mjSTATE_MOCAP_QUAT)
@@ -60,6 +65,19 @@ class SettleSimulator:
         nmocap_pos = mujoco.mj_stateSize(model, mujoco.mjtState.mjSTATE_MOCAP_POS)
         self._mocap_pos0 = model.nu
         self._mocap_quat0 = model.nu + nmocap_pos
+
+    @property
+    def prefilter_penetration_m(self) -> float:
+        """The physics test's pre-filter: a pregrasp deeper than this in the object (or itself) fails outright."""
+        return self.config.prefilter_penetration_m
+
+    @staticmethod
+    def phase_arrays(grasps: list[Grasp]) -> dict[str, np.ndarray]:
+        """The phases of grasps (pregrasp/squeeze per §7 when unset) as ``settle``'s arrays: positions (N, 3),
+        quaternions (N, 4) wxyz, joints (N, 22)."""
+        phases = [Phases.from_grasp(g) for g in grasps]  # a few dozen grasps: conversion only, the rollouts batch
+        return {name: np.stack([getattr(p, name) for p in phases]) if phases else np.zeros((0, 22))
+                for name in PHASE_KEYS}
 
     def _ramp_controls(self, pos0, quat0, q0, pos1, quat1, q1, duration: float) -> np.ndarray:
         """(N, steps, nctrl) controls of one ramp, as GraspTester._ramp sets them."""
@@ -120,8 +138,6 @@ class SettleSimulator:
     def _push(self, squeezed: np.ndarray, hold: np.ndarray, push_s: float) -> tuple[np.ndarray, np.ndarray]:
         """Six pushes of ``push_s`` s from the squeezed states (N, nstate) holding the last controls (N, nctrl);
         → worst displacement (N,) m and rotation (N,) deg over the pushes and their steps."""
-        from diffgrasp.sim.grasp_test import DIRECTIONS
-
         m, ix = self.model, self.index
         n, d = len(squeezed), len(DIRECTIONS)
         spec = _CONTROL_SPEC | int(mujoco.mjtState.mjSTATE_XFRC_APPLIED)
@@ -142,8 +158,6 @@ class SettleSimulator:
         """(N,) m: the deepest hand–object or hand–hand penetration at each pregrasp, as the §7 pre-filter measures
         it (on the convex pieces: for concave objects they reach beyond the mesh). Positions (N, 3), quaternions
         (N, 4) wxyz, joints (N, 22) rad."""
-        from diffgrasp.sim.grasp_test import GraspTester
-
         tester = GraspTester(self.model, self.index, self.config)
         # one mj_forward per grasp (µs each; the rollouts that follow take seconds)
         return np.array([max(tester.penetration_at(p, q, j))

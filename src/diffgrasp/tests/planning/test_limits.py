@@ -164,16 +164,16 @@ def test_refinement_stops_at_its_deadline_on_the_clock_it_is_given():
 def test_budget_spent_in_preprocessing_skips_every_later_stage(box_path, monkeypatch):
     """The SDF grid takes the rest of the budget: no refinement step, nothing closed (the budget wins over having
     a result), no physics ranking or verification, status time_budget and a message saying what was cut."""
-    import diffgrasp.planning.planner as planner_module
+    import diffgrasp.planning.context as context_module
 
     clock = FakeClock()
-    real_grid = planner_module.GridObject
+    real_grid = context_module.GridObject
 
     def slow_grid(*args, **kwargs):
         clock.t += 100.0
         return real_grid(*args, **kwargs)
 
-    monkeypatch.setattr(planner_module, "GridObject", slow_grid)
+    monkeypatch.setattr(context_module, "GridObject", slow_grid)
     result = plan_grasps(box_path, k=4, seed=3, config=SMALL, deadline=Deadline(5.0, clock=clock))
     assert result.status == "time_budget" and result.iterations == 0 and result.grasps == []
     assert result.message == ("time budget 5 s: spent on preprocessing, refinement stopped after 0 of 15 iterations, "

@@ -169,7 +169,7 @@ def test_network_init_uses_the_network_for_its_share(box_path, tmp_path, monkeyp
     import torch
 
     import diffgrasp.network as network
-    import diffgrasp.planning.planner as planner_module
+    import diffgrasp.planning.starts as starts_module
     from diffgrasp.geometry.rotations import quaternion_xyzw_to_matrix
     from diffgrasp.planning.planner_config import InitConfig
 
@@ -177,7 +177,7 @@ def test_network_init_uses_the_network_for_its_share(box_path, tmp_path, monkeyp
     g = 3
     ckpt = network.save_checkpoint(tmp_path / "net.pt", network.GraspNet(network.NetworkConfig(num_grasps=g)))
     seen: dict = {}
-    predict, initial = network.predict_grasps, planner_module._initial
+    predict, initial = network.predict_grasps, starts_module._starts
 
     def spy_predict(mesh, **kwargs):
         seen["mesh"], seen["grasps"] = mesh, predict(mesh, **kwargs)
@@ -187,8 +187,8 @@ def test_network_init_uses_the_network_for_its_share(box_path, tmp_path, monkeyp
         seen["initial"] = initial(*args, **kwargs)
         return seen["initial"]
 
-    monkeypatch.setattr(network, "predict_grasps", spy_predict)
-    monkeypatch.setattr(planner_module, "_initial", spy_initial)
+    monkeypatch.setattr(starts_module, "predict_grasps", spy_predict)
+    monkeypatch.setattr(starts_module, "_starts", spy_initial)
     jitter = InitConfig(network_jitter_position_m=0.002, network_jitter_rotation_rad=0.05,
                         network_jitter_joints_rad=0.05, network_share=1.0, pinch_fraction=0.0)
     cfg = PlannerConfig(init="network", network_checkpoint=str(ckpt), min_candidates=8, candidates_per_grasp=1,
@@ -235,7 +235,7 @@ def test_network_init_uses_the_network_for_its_share(box_path, tmp_path, monkeyp
 
 
 def test_ranking_order_q1_levels_then_loss_then_invalid():
-    from diffgrasp.planning.planner import ranking_order
+    from diffgrasp.planning.ranking import ranking_order
 
     q1 = np.array([[0.0, 0.2, 0.0, 0.0, 0.1, 0.0],    # contacts within 2 mm
                    [0.3, 0.2, 0.0, 0.0, 0.1, 0.5],    # within 3 mm: breaks the ties of the first level
@@ -404,7 +404,7 @@ def test_reseed_config_is_validated():
 
 
 def test_merged_ranking_never_lets_a_later_round_displace_a_holding_grasp():
-    from diffgrasp.planning.planner import RankedCandidates
+    from diffgrasp.planning.ranking import RankedCandidates
 
     def ranked(scores, tag):
         n = len(scores)

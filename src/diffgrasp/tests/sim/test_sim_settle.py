@@ -122,9 +122,10 @@ def test_verification_pushes_longer_and_fails_deep_pregrasps(cylinder_mesh, powe
     import dataclasses
 
     from diffgrasp.geometry import ObjectModel
-    from diffgrasp.planning import PhysicsRankConfig
-    from diffgrasp.planning.physics_rank import grasp_phase_arrays, settle_simulator, verification_motion
     from diffgrasp.geometry.convex_decomposition import CoacdConfig
+    from diffgrasp.planning import PhysicsRankConfig
+    from diffgrasp.planning.scoring import verification_motion
+    from diffgrasp.sim.scorer import settle_simulator
 
     monkeypatch.setenv("DIFFGRASP_CACHE", str(tmp_path))
     deep = moved(power_grasp, -0.03)  # pregrasp 2.7 cm inside
@@ -135,7 +136,7 @@ def test_verification_pushes_longer_and_fails_deep_pregrasps(cylinder_mesh, powe
     cylinder = ObjectModel(cylinder_mesh, name="cylinder")
     sim, _ = settle_simulator(cylinder.mesh, "cylinder", rank)
     motion = verification_motion(grasps, sim, rank)
-    disp, rot = sim.settle(**grasp_phase_arrays(grasps), push_s=0.2)
+    disp, rot = sim.settle(**sim.phase_arrays(grasps), push_s=0.2)
     np.testing.assert_array_equal(motion.displacement_m[:3], disp[:3])
     np.testing.assert_array_equal(motion.rotation_deg, rot)
     assert np.isinf(motion.displacement_m[3]) and np.isfinite(disp[3])
