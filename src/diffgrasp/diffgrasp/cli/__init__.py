@@ -27,7 +27,7 @@ COMMANDS: dict[str, str] = {
     "export": "diffgrasp.cli.export",
     "capture": "diffgrasp.cli.capture",
     "fuse": "diffgrasp.cli.fuse",
-    "demo": "diffgrasp.demo_cli",
+    "demo": "diffgrasp.cli.demo",
     "render-hand": "diffgrasp.cli.render_hand",
     "ros-sim": "diffgrasp_ros.ros_sim_cli",  # only where diffgrasp_ros and rclpy are installed
 }
