@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from diffgrasp.cli.args import check_output_dir, existing_file, load_config_arg, non_negative_int
+from diffgrasp.io import output_lock
 
 HELP = "run the embedded pipeline: simulated depth → fusion → network → refinement → MuJoCo arm + hand execution"
 
@@ -25,8 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from diffgrasp.demo import FAST, DemoConfig, run_pipeline
-    from diffgrasp.io import output_lock
+    from diffgrasp.demo import FAST, DemoConfig, run_pipeline  # torch, MuJoCo, Open3D: not for other commands' --help
 
     check_output_dir(args.output_dir, "--output-dir")
     config = load_config_arg(DemoConfig, args.config, FAST if args.fast else None)
