@@ -49,9 +49,9 @@ ROS_IMPLICIT = {"use_sim_time"}  # declared by rclpy itself
 
 @dataclasses.dataclass(frozen=True)
 class Dataclass:
-    """Read by our dataclass ``cls`` ('module:Class') through ``loader`` ('module:function': load_config(cls, path),
-    any other loader(path)). ``loaded_by``: non-test files that load the file or pass its path to a loader;
-    ``unloaded``: why none does (then ``loaded_by`` is empty)."""
+    """Read by our dataclass ``cls`` ('package:Class', through the package's facade) with ``loader``
+    ('package:function': load_config(cls, path), any other loader(path)). ``loaded_by``: non-test files that load the
+    file or pass its path to a loader; ``unloaded``: why none does (then ``loaded_by`` is empty)."""
 
     cls: str
     loaded_by: tuple[str, ...] = ()
@@ -83,7 +83,7 @@ class External:
     loaded_by: tuple[str, ...]
 
 
-RIG = dict(cls="diffgrasp.perception.rig:RigConfig", loader="diffgrasp.perception.rig:load_rig")
+RIG = dict(cls="diffgrasp.perception:RigConfig", loader="diffgrasp.perception:load_rig")
 MOVEIT = "MoveIt 2 (MoveItConfigsBuilder / the planning pipelines loop of the launch file)"
 HAND_ASSETS = "src/diffgrasp/diffgrasp/hand/assets.py"
 GENERATED_NOTE = "frame convention written by scripts/generate_hand_assets.py for people; the readers assume it"
@@ -94,28 +94,28 @@ FILES: dict[str, Dataclass | RosParams | DataFile | External] = {
     "config/cameras_sim.yaml": Dataclass(**RIG, loaded_by=("src/diffgrasp/diffgrasp/cli/capture.py",
                                                            "src/diffgrasp/diffgrasp/demo/config.py",
                                                            "src/diffgrasp_ros/diffgrasp_ros/sim_camera_node.py")),
-    "config/demo.yaml": Dataclass("diffgrasp.demo.config:DemoConfig", ("src/diffgrasp/diffgrasp/cli/demo.py",)),
+    "config/demo.yaml": Dataclass("diffgrasp.demo:DemoConfig", ("src/diffgrasp/diffgrasp/cli/demo.py",)),
     "config/depth_noise.yaml": Dataclass(
-        "diffgrasp.perception.noise:DepthNoiseConfig",
+        "diffgrasp.perception:DepthNoiseConfig",
         unloaded="mirror of DepthNoiseConfig's defaults (tests/perception/test_perception_config.py); capture "
                  "--simulate --noise realsense uses DepthNoiseConfig() and no flag or node loads this file"),
-    "config/evaluate.yaml": Dataclass("diffgrasp.sim.evaluate_config:EvaluateConfig",
+    "config/evaluate.yaml": Dataclass("diffgrasp.sim:EvaluateConfig",
                                       ("src/diffgrasp/diffgrasp/cli/evaluate.py",)),
-    "config/execution.yaml": Dataclass("diffgrasp.execution.execution_config:ExecutionConfig",
+    "config/execution.yaml": Dataclass("diffgrasp.execution:ExecutionConfig",
                                        ("src/diffgrasp_ros/diffgrasp_ros/execution_node.py",
                                         "src/diffgrasp_ros/diffgrasp_ros/refinement_node.py")),
-    "config/fusion.yaml": Dataclass("diffgrasp.perception.fusion:FusionConfig",
+    "config/fusion.yaml": Dataclass("diffgrasp.perception:FusionConfig",
                                     ("src/diffgrasp/diffgrasp/cli/fuse.py", "launch/pipeline.launch.py",
                                      "src/diffgrasp_ros/diffgrasp_ros/fusion_node.py")),
     "config/hand.yaml": Dataclass(
-        "diffgrasp.hand.hand_config:HandConfig",
+        "diffgrasp.hand:HandConfig",
         unloaded="mirror of HandConfig's defaults (tests/hand/test_hand_coupling.py); nothing builds a HandConfig "
                  "(see DEAD_CLASSES)"),
-    "config/loss.yaml": Dataclass("diffgrasp.losses.total:LossConfig",
+    "config/loss.yaml": Dataclass("diffgrasp.losses:LossConfig",
                                   ("src/diffgrasp_training/diffgrasp_training/train_config.py",)),
-    "config/network.yaml": Dataclass("diffgrasp.network.network_config:NetworkConfig",
+    "config/network.yaml": Dataclass("diffgrasp.network:NetworkConfig",
                                      ("src/diffgrasp_training/diffgrasp_training/cli.py",)),
-    "config/planner.yaml": Dataclass("diffgrasp.planning.planner_config:PlannerConfig",
+    "config/planner.yaml": Dataclass("diffgrasp.planning:PlannerConfig",
                                      ("src/diffgrasp/diffgrasp/cli/plan.py", "launch/pipeline.launch.py",
                                       "src/diffgrasp_ros/diffgrasp_ros/refinement_node.py")),
     "config/training.yaml": Dataclass("diffgrasp_training.train_config:TrainConfig",
@@ -144,7 +144,7 @@ FILES: dict[str, Dataclass | RosParams | DataFile | External] = {
         HAND_ASSETS, (HAND_ASSETS, "scripts/generate_hand_assets.py"),
         {"frame": GENERATED_NOTE, "source_geom": "provenance: the MJCF geom each capsule was fitted to"}),
     f"{DATA}/network/network.yaml": Dataclass(
-        "diffgrasp.network.network_config:NetworkConfig",
+        "diffgrasp.network:NetworkConfig",
         unloaded="record of the packaged grasp_net.pt's network (data/network/README.md); the checkpoint carries "
                  "its own copy, which load_checkpoint uses"),
     f"{DATA}/network/training.yaml": Dataclass(

@@ -31,6 +31,7 @@ from diffgrasp.cli.args import (
     torch_device,
 )
 from diffgrasp.network.network_config import NetworkConfig
+from diffgrasp.planning.planner_config import PlannerConfig
 from diffgrasp_training.train_config import MODES, TrainConfig
 
 
@@ -42,7 +43,8 @@ def _configs(args: argparse.Namespace) -> tuple[TrainConfig, NetworkConfig]:
     cfg = load_config_arg(TrainConfig, args.config, overrides)
     ds = {k: v for k, v in (("procedural_shapes", getattr(args, "procedural", None)),
                             ("grasps_per_object", getattr(args, "grasps_per_object", None)),
-                            ("planner_config", getattr(args, "planner_config", None) and str(args.planner_config)),
+                            ("planner", getattr(args, "planner_config", None) and load_config_arg(
+                                PlannerConfig, args.planner_config, flag="--planner-config")),
                             ("seed", args.seed if generate else None)) if v is not None}
     if ds:
         cfg = dataclasses.replace(cfg, dataset=dataclasses.replace(cfg.dataset, **ds))
@@ -72,7 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="number of procedural shapes (DatasetConfig.procedural_shapes)")
     g.add_argument("--grasps-per-object", type=non_negative_int,
                    help="planner grasps per object; 0 = views only (unsupervised)")
-    g.add_argument("--planner-config", type=existing_file, help="planner YAML for the reference grasps")
+    g.add_argument("--planner-config", type=existing_file,
+                   help="planner YAML for the reference grasps, instead of the training config's dataset.planner "
+                        "(its time_budget_s too)")
     g.add_argument("--workers", type=positive_int, default=1, help="planner processes (one torch thread each)")
     g.add_argument("--device", type=torch_device, default="cpu", help="planner device: cpu | cuda[:N]")
     _common(g)

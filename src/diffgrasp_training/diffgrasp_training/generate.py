@@ -26,9 +26,10 @@ from diffgrasp.grasps import Grasp, GraspSet, save_grasps
 from diffgrasp.io import atomic_write, atomic_write_json
 from diffgrasp.loading import brief, confined_path, read_json
 from diffgrasp.network.network_config import NetworkConfig
+from diffgrasp.planning.planner_config import PlannerConfig
 from diffgrasp_training.dataset import INDEX_FORMAT, DataIndexError, read_index, view_settings
 from diffgrasp_training.shapes import make_shape
-from diffgrasp_training.train_config import DatasetConfig
+from diffgrasp_training.train_config import DatasetConfig, reference_planner
 
 GraspFn = Callable[[Path, int, int], list[Grasp]]  # (mesh path, k, seed) → grasps in the mesh's frame
 _OBJECT_NAME = re.compile(r"[^./\\\x00-\x1f][^/\\\x00-\x1f]{0,127}")  # names become folders under objects/
@@ -36,23 +37,16 @@ _OBJECT_NAME = re.compile(r"[^./\\\x00-\x1f][^/\\\x00-\x1f]{0,127}")  # names be
 
 @dataclasses.dataclass(frozen=True)
 class PlannerGrasps:
-    """Reference grasps from the planner: ``plan_grasps(mesh, k, seed, config, device)`` → its ranked grasps.
-    ``time_budget_s`` (if not None) replaces the config's budget. A picklable callable, so workers can run it."""
+    """Reference grasps from the planner: ``plan_grasps(mesh, k, seed, planner, device)`` → its ranked grasps
+    (``planner``: ``DatasetConfig.planner``). A picklable callable, so workers can run it."""
 
-    planner_config: str = ""
+    planner: PlannerConfig = dataclasses.field(default_factory=reference_planner)
     device: str = "cpu"
-    time_budget_s: float | None = None
 
     def __call__(self, mesh_path: Path, k: int, seed: int) -> list[Grasp]:
-        from diffgrasp.config import load_config
-        from diffgrasp.planning import PlannerConfig, plan_grasps
+        from diffgrasp.planning import plan_grasps
 
-        # Reference grasps start from random palm poses unless a config says otherwise: the network must not feed
-        # its own proposals back into its training data.
-        cfg = load_config(PlannerConfig, self.planner_config) if self.planner_config else PlannerConfig(init="random")
-        if self.time_budget_s is not None:
-            cfg = dataclasses.replace(cfg, time_budget_s=self.time_budget_s)
-        return list(plan_grasps(mesh_path, k=k, seed=seed, config=cfg, device=self.device).grasps)
+        return list(plan_grasps(mesh_path, k=k, seed=seed, config=self.planner, device=self.device).grasps)
 
 
 def object_sources(config: DatasetConfig, objects_dir: str | os.PathLike | None) -> list[dict[str, Any]]:
@@ -104,7 +98,7 @@ def generate_dataset(out_dir: str | os.PathLike, config: DatasetConfig = Dataset
                      progress: bool = True) -> Path:
     """Build (or finish) a data folder; returns the index path. Objects already "done" are skipped.
 
-    grasp_fn: reference grasps (default: the planner with ``config.planner_config`` on ``device``); with
+    grasp_fn: reference grasps (default: the planner with ``config.planner`` on ``device``); with
     ``workers`` > 1 it must be picklable (a module-level function or :class:`PlannerGrasps`).
     """
     from tqdm import tqdm
@@ -120,7 +114,7 @@ def generate_dataset(out_dir: str | os.PathLike, config: DatasetConfig = Dataset
         raise DataIndexError(f"{index_path}: generated with view settings {index['network_views']}, "
                          f"not the requested {views_cfg}; use another folder")
     if grasp_fn is None and config.grasps_per_object > 0:
-        grasp_fn = PlannerGrasps(config.planner_config, device, config.planner_time_budget_s)
+        grasp_fn = PlannerGrasps(config.planner, device)
     entries: dict[str, dict[str, Any]] = {e["name"]: e for e in index["objects"]}
 
     def commit(entry: dict[str, Any]) -> None:

@@ -1,13 +1,30 @@
-"""Training and dataset configuration (mirrored by ``config/training.yaml``; CLI flags override it)."""
+"""Training and dataset configuration (mirrored by ``config/training.yaml``; CLI flags override it).
+
+The planner of the reference grasps nests in the dataset's: ``DatasetConfig.planner`` is a whole ``PlannerConfig`` (in
+YAML a ``planner:`` mapping that lists what training changes from the planner's defaults, ``config/planner.yaml``;
+see :func:`reference_planner`).
+"""
 
 from __future__ import annotations
 
 import dataclasses
 
 from diffgrasp.network.min_of_n import MinOfNWeights
+from diffgrasp.planning.planner_config import PlannerConfig
 
 MODES = ("supervised", "unsupervised", "both")
 SHAPE_KINDS = ("box", "cylinder", "sphere", "capsule", "superquadric")
+
+
+def reference_planner() -> PlannerConfig:
+    """The planner of the reference grasps (``DatasetConfig.planner``'s default): ``PlannerConfig`` defaults except
+    the values below, which ``config/training.yaml``'s ``dataset.planner:`` mapping spells out.
+
+    init random: the reference grasps start from random palm poses (even if the planner's default changes): the
+    network must not feed its own proposals back into its training data. time_budget_s 60: planning time per object
+    is capped (the best grasps so far are post-processed; status ``time_budget``).
+    """
+    return PlannerConfig(init="random", time_budget_s=60.0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -22,9 +39,9 @@ class DatasetConfig:
     procedural_val_fraction: fraction of the procedural shapes put in the val split.
     grasps_per_object: reference grasps planned per object (``plan_grasps(k=...)``); 0 = no references
         (unsupervised training only).
-    planner_config: optional planner YAML (``PlannerConfig``) for the reference grasps; empty = defaults.
-    planner_time_budget_s: caps the planning time per object (s; overrides the planner config's
-        ``time_budget_s``); null = the planner config's own budget.
+    planner: the planner's settings for the reference grasps (default :func:`reference_planner`); a (partial)
+        ``planner:`` mapping in YAML updates that default, ``diffgrasp-train generate --planner-config FILE`` replaces
+        it with a whole planner YAML.
     seed: seed of the procedural shapes and of the planner (object i uses seed + i).
     """
 
@@ -34,8 +51,7 @@ class DatasetConfig:
     max_offset_m: float = 0.1
     procedural_val_fraction: float = 0.1
     grasps_per_object: int = 16
-    planner_config: str = ""
-    planner_time_budget_s: float | None = 60.0
+    planner: PlannerConfig = dataclasses.field(default_factory=reference_planner)
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -47,8 +63,6 @@ class DatasetConfig:
             raise ValueError(f"DatasetConfig.size_range_m: need 0 < min ≤ max, got {self.size_range_m}")
         if not 0 <= self.procedural_val_fraction < 1:
             raise ValueError("DatasetConfig.procedural_val_fraction: must be in [0, 1)")
-        if self.planner_time_budget_s is not None and not self.planner_time_budget_s > 0:
-            raise ValueError("DatasetConfig.planner_time_budget_s: must be > 0 s or null")
         if self.procedural_shapes < 0 or self.grasps_per_object < 0:
             raise ValueError("DatasetConfig: procedural_shapes and grasps_per_object must be ≥ 0")
 
@@ -117,4 +131,4 @@ class TrainConfig:
         return "supervised" if step < round(self.supervised_fraction * self.steps) else "combined"
 
 
-__all__ = ["DatasetConfig", "MODES", "SHAPE_KINDS", "TrainConfig"]
+__all__ = ["DatasetConfig", "MODES", "SHAPE_KINDS", "TrainConfig", "reference_planner"]
