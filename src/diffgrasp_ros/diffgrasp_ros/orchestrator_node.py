@@ -4,7 +4,8 @@ Each stage is a call to the stage node's service/action (clients in a ReentrantC
 events, never by spinning). A stage counts as done only when its goal SUCCEEDED and its error code says so: a stage
 server whose callback raised ends ABORTED with an empty result (error_code 0), which is a failure here. Feedback at
 every stage boundary; cancelling forwards the cancel to the running sub-goal and returns CANCELLED with what was
-obtained so far. One goal at a time (busy → rejected).
+obtained so far. One goal at a time (busy → rejected): the shared ``ExclusiveActionServer`` of lifecycle.py, as on the
+stage nodes (an exception inside the run ends ABORTED with FAILED and the reason).
 
 Execution tries the next candidate only when the previous one failed before the arm moved (no plan to the
 pre-grasp: nothing touched the object); a failure after that ends the goal (the execution backend has opened the
@@ -19,11 +20,19 @@ import time
 
 from action_msgs.msg import GoalStatus
 from diagnostic_msgs.msg import DiagnosticStatus
-from rclpy.action import ActionClient, ActionServer, CancelResponse, GoalResponse
+from rclpy.action import ActionClient
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.node import Node
 
-from diffgrasp_ros.lifecycle import COMMON_PARAMS, Diagnostics, Param, declare_params
+from diffgrasp_interfaces.action import ExecuteGrasp, GraspObject, PredictGrasps, RefineGrasps
+from diffgrasp_interfaces.srv import CaptureScene, FuseScene
+from diffgrasp_ros.action_messages import (
+    grasp_object_feedback_to_ros,
+    grasp_object_goal_from_ros,
+    grasp_object_result_to_ros,
+)
+from diffgrasp_ros.lifecycle import COMMON_PARAMS, Diagnostics, ExclusiveActionServer, Param, declare_params
+from diffgrasp_ros.message_factory import RclpyFactory
 from diffgrasp_ros.spin import spin_node
 
 PARAMETERS = {
@@ -54,23 +63,23 @@ class OrchestratorNode(Node):
         super().__init__("orchestrator", **kwargs)
         self.p = declare_params(self, PARAMETERS)
         self.last_error = ""
+        # the node state ExclusiveActionServer works on (a StageNode's): a plain node is always active
+        self.active = True
+        self.busy = threading.Lock()
+        self.goals = {"accepted": 0, "rejected": 0, "succeeded": 0, "failed": 0}
         self.diagnostics = Diagnostics(self, float(self.p["diagnostics_period_s"]), self._status)
-        from diffgrasp_interfaces.action import ExecuteGrasp, GraspObject, PredictGrasps, RefineGrasps
-        from diffgrasp_interfaces.srv import CaptureScene, FuseScene
-
         group = ReentrantCallbackGroup()
         self.capture_client = self.create_client(CaptureScene, "capture_scene", callback_group=group)
         self.fuse_client = self.create_client(FuseScene, "fuse_scene", callback_group=group)
         self.predict_client = ActionClient(self, PredictGrasps, "predict_grasps", callback_group=group)
         self.refine_client = ActionClient(self, RefineGrasps, "refine_grasps", callback_group=group)
         self.execute_client = ActionClient(self, ExecuteGrasp, "execute_grasp", callback_group=group)
-        self._busy = threading.Lock()
         self._sub_goal = None
-        self.server = ActionServer(self, GraspObject, "grasp_object", execute_callback=self._execute,
-                                   goal_callback=self._on_goal, cancel_callback=self._on_cancel, callback_group=group)
+        self.server = ExclusiveActionServer(self, GraspObject, "grasp_object", validate=grasp_object_goal_from_ros,
+                                            run=self._run, on_cancel=self._cancel_sub_goal)
 
     def _status(self) -> tuple[int, str, dict[str, str]]:
-        busy = self._busy.locked()
+        busy = self.busy.locked()
         if self.last_error:
             return DiagnosticStatus.WARN[0], f"last goal failed: {self.last_error}", {"busy": str(busy)}
         return DiagnosticStatus.OK[0], "busy" if busy else "idle", {"busy": str(busy)}
@@ -111,49 +120,12 @@ class OrchestratorNode(Node):
         return result
 
     # -- action server -------------------------------------------------------------------------------------------------
-    def _on_goal(self, goal) -> GoalResponse:
-        from diffgrasp_ros.action_messages import grasp_object_goal_from_ros
-
-        try:
-            grasp_object_goal_from_ros(goal)
-        except ValueError as err:
-            self.get_logger().warn(f"rejected GraspObject goal: {err}")
-            return GoalResponse.REJECT
-        if not self._busy.acquire(blocking=False):
-            self.get_logger().warn("rejected GraspObject goal: busy")
-            return GoalResponse.REJECT
-        return GoalResponse.ACCEPT
-
-    def _on_cancel(self, goal_handle) -> CancelResponse:
+    def _cancel_sub_goal(self) -> None:
+        """Cancel callback (the server accepts every cancel): forward it to the running stage goal."""
         if self._sub_goal is not None:
             self._sub_goal.cancel_goal_async()
-        return CancelResponse.ACCEPT
-
-    def _execute(self, goal_handle):
-        try:
-            return self._run(goal_handle)
-        except Exception as err:  # noqa: BLE001 — FAILED with the reason, never rclpy's empty SUCCESS result
-            from diffgrasp_interfaces.action import GraspObject
-
-            self.last_error = f"{type(err).__name__}: {err}"
-            self.get_logger().error(f"grasp_object failed: {self.last_error}")
-            if goal_handle.is_active:
-                goal_handle.abort()
-            return GraspObject.Result(error_code=GraspObject.Result.FAILED,
-                                      message=f"internal error: {self.last_error}")
-        finally:
-            self._busy.release()
 
     def _run(self, goal_handle):
-        from diffgrasp_interfaces.action import ExecuteGrasp, GraspObject, PredictGrasps, RefineGrasps
-        from diffgrasp_interfaces.srv import CaptureScene, FuseScene
-        from diffgrasp_ros.action_messages import (
-            grasp_object_feedback_to_ros,
-            grasp_object_goal_from_ros,
-            grasp_object_result_to_ros,
-        )
-        from diffgrasp_ros.message_factory import RclpyFactory
-
         f, codes = RclpyFactory(), GraspObject.Result
         req = grasp_object_goal_from_ros(goal_handle.request)
         deadline = time.monotonic() + req.timeout_s if req.timeout_s > 0 else None

@@ -63,21 +63,24 @@ def test_parameters_have_descriptions_and_typed_defaults():
 
 
 def test_action_servers_accept_cancels_and_use_reentrant_groups():
-    """Every ActionServer (the shared one in lifecycle.py, the orchestrator's) accepts cancels and serves goal and
-    cancel requests while a goal runs; the busy/reject policy is exercised for real in test_ros_nodes.py."""
+    """The one ActionServer (the shared ExclusiveActionServer in lifecycle.py, which every action node uses) accepts
+    cancels and serves goal and cancel requests while a goal runs; the busy/reject policy is exercised for real in
+    test_ros_nodes.py and test_ros_action_skeleton.py."""
     calls = 0
     for path in sorted(PACKAGE.glob("*.py")):
         for call in re.findall(r"= ActionServer\((.*?)\)\n", path.read_text(), flags=re.S):
             calls += 1
+            assert path.name == "lifecycle.py", f"{path.name}: an ActionServer of its own, not ExclusiveActionServer"
             assert "cancel_callback=" in call, f"{path.name}: ActionServer without cancel_callback"
             assert "goal_callback=" in call, f"{path.name}: ActionServer without goal_callback"
-            assert "ReentrantCallbackGroup()" in call or "callback_group=group" in call, path.name
-    assert calls == 2
-    for name in ("lifecycle.py", "orchestrator_node.py"):
-        tree = tree_of(PACKAGE / name)
-        cancel = next(n for n in ast.walk(tree)
-                      if isinstance(n, ast.FunctionDef) and n.name in ("_cancel", "_on_cancel"))
-        assert "CancelResponse.ACCEPT" in ast.unparse(cancel), name
+            assert "ReentrantCallbackGroup()" in call, path.name
+    assert calls == 1
+    for path in NODE_FILES:
+        if SERVED[path.name] and SERVED[path.name].startswith("action/"):
+            assert "ExclusiveActionServer(" in path.read_text(), path.name
+    cancel = next(n for n in ast.walk(tree_of(PACKAGE / "lifecycle.py"))
+                  if isinstance(n, ast.FunctionDef) and n.name == "_cancel")
+    assert "CancelResponse.ACCEPT" in ast.unparse(cancel)
 
 
 def _attribute_uses(tree: ast.AST, root_names: set[str]) -> set[str]:
