@@ -19,6 +19,9 @@ from typing import Any
 
 import numpy as np
 
+from diffgrasp.execution import ExecutionConfig, MujocoExecutionBackend
+from diffgrasp.geometry import ObjectModel
+from diffgrasp.sim.robot_scene import resting_pose
 from diffgrasp_interfaces.action import ExecuteGrasp
 from diffgrasp_ros.action_messages import (
     execute_feedback_to_ros,
@@ -29,6 +32,8 @@ from diffgrasp_ros.action_messages import (
 from diffgrasp_ros.conversions import matrix_to_position_quaternion, position_quaternion_to_matrix
 from diffgrasp_ros.lifecycle import ExclusiveActionServer, Param, StageNode
 from diffgrasp_ros.message_factory import RclpyFactory
+from diffgrasp_ros.moveit_backend import MoveItExecutionBackend
+from diffgrasp_ros.node_support import load_core_config
 from diffgrasp_ros.spin import spin_node
 
 HAND_LINKS = ["rh_palm", "rh_ffknuckle", "rh_mfknuckle", "rh_rfknuckle", "rh_lfknuckle", "rh_ffproximal",
@@ -84,11 +89,6 @@ class ExecutionNode(StageNode):
 
     @staticmethod
     def _mujoco_backend(params: dict[str, Any]) -> Any:
-        from diffgrasp.execution import ExecutionConfig, MujocoExecutionBackend
-        from diffgrasp.geometry import ObjectModel
-        from diffgrasp.sim.robot_scene import resting_pose
-        from diffgrasp_ros.node_support import load_core_config
-
         if not params["sim_object"]:
             raise ValueError("sim_object: the mujoco backend needs the true object mesh")
         mesh = ObjectModel.from_file(params["sim_object"]).mesh
@@ -97,9 +97,7 @@ class ExecutionNode(StageNode):
         return MujocoExecutionBackend(mesh, pose, config)
 
     def _moveit_backend(self, params: dict[str, Any]) -> Any:
-        from moveit.planning import MoveItPy  # only on a ROS machine with MoveIt
-
-        from diffgrasp_ros.moveit_backend import MoveItExecutionBackend
+        from moveit.planning import MoveItPy  # optional: moveit_py exists only on a ROS machine with MoveIt
 
         table_pose = np.eye(4)
         table_pose[:3, 3] = params["table_position"]

@@ -7,6 +7,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from diffgrasp.config import load_config
+
 BRINGUP = "diffgrasp_bringup"
 
 
@@ -24,8 +26,6 @@ def share_file(relative: str, package: str = BRINGUP) -> str:
 
 def load_core_config(cls: type, path: str, overrides: dict[str, Any] | None = None) -> Any:
     """A core config dataclass from its YAML (``""`` = the dataclass defaults) plus overrides (None values ignored)."""
-    from diffgrasp.config import load_config
-
     return load_config(cls, path or None, overrides)
 
 
@@ -35,8 +35,8 @@ def apply_overrides(config: Any, max_iterations: int = 0, weights: dict[str, flo
 
     max_iterations → ``optim.iterations``; feedback_every → ``optim.feedback_every`` (the planner calls its progress
     callback at that period); time_budget_s → ``time_budget_s``; weights (LossConfig field names, config/loss.yaml)
-    are merged into ``loss``. Unknown weight names raise ValueError naming the goal field (checked against
-    ``diffgrasp.losses.LossConfig`` when that exists; else the planner checks them when it builds its loss).
+    are merged into ``loss``. Unknown weight names raise ValueError naming the goal field (checked against the
+    fields of ``config.loss``, a ``diffgrasp.losses.LossConfig``).
     """
     optim = config.optim
     if max_iterations > 0:
