@@ -15,8 +15,10 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+import coacd
 import numpy as np
 import trimesh
+from tqdm import tqdm
 
 from diffgrasp.io import atomic_write
 
@@ -86,9 +88,6 @@ def convex_pieces(mesh: trimesh.Trimesh, config: CoacdConfig = CoacdConfig(), us
             return _load(path)
         except (OSError, KeyError, ValueError):
             pass  # unreadable cache entry: recompute and overwrite
-    import coacd
-    from tqdm import tqdm
-
     coacd.set_log_level("error")
     with tqdm(total=1, desc=f"CoACD {name}".strip(), disable=not progress, leave=False) as bar:
         parts = coacd.run_coacd(coacd.Mesh(np.asarray(mesh.vertices, float), np.asarray(mesh.faces, np.int64)),

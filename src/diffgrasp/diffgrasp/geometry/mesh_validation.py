@@ -130,7 +130,7 @@ def repair_mesh(mesh: trimesh.Trimesh, source: str) -> trimesh.Trimesh:
         trimesh.repair.fill_holes(mesh)
     if not mesh.is_watertight:
         try:
-            import pymeshfix  # optional
+            import pymeshfix  # optional dependency (not declared; may be missing)
         except ImportError:
             pymeshfix = None
         if pymeshfix is not None:

@@ -29,7 +29,7 @@ _LEN_EPS = 1e-12  # m: below this |x − c| the face normal is used (the directi
 
 
 def _warp():
-    import warp as wp
+    import warp as wp  # heavy (~0.3 s): `diffgrasp --help` imports this module (through diffgrasp.geometry)
 
     if not getattr(_warp, "_initialised", False):
         # Warp prints a banner and per-module load lines at INFO level; keep library users' logs quiet.

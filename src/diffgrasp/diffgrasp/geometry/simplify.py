@@ -36,13 +36,13 @@ def decimate(mesh: trimesh.Trimesh, max_faces: int) -> trimesh.Trimesh:
     vertices = np.ascontiguousarray(mesh.vertices, dtype=np.float64)
     faces = np.ascontiguousarray(mesh.faces, dtype=np.int64)
     try:
-        import fast_simplification
+        import fast_simplification  # optional: the Open3D fallback covers an install that lacks it
     except ImportError:
         fast_simplification = None
     if fast_simplification is not None:
         v, f = fast_simplification.simplify(vertices, faces, target_count=int(max_faces))
     else:
-        import open3d as o3d
+        import open3d as o3d  # heavy (~0.5 s), fallback only; `diffgrasp --help` imports this module
 
         o3d_mesh = o3d.geometry.TriangleMesh(o3d.utility.Vector3dVector(vertices),
                                              o3d.utility.Vector3iVector(faces.astype(np.int32)))
