@@ -11,7 +11,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import mujoco
 import numpy as np
+from PIL import Image, ImageDraw, ImageFont
 
 from diffgrasp.data import shadow_hand_mjcf
 from diffgrasp.hand.assets import load_contact_candidates, load_surface_points
@@ -53,10 +55,7 @@ _TIP_RGBA = np.array([0.85, 0.05, 0.35, 1.0], dtype=np.float32)
 _ARROW_RGBA = np.array([0.05, 0.45, 0.85, 1.0], dtype=np.float32)
 
 
-def _model():
-    os.environ.setdefault("MUJOCO_GL", "egl")
-    import mujoco
-
+def _model() -> mujoco.MjModel:
     spec = mujoco.MjSpec.from_file(str(shadow_hand_mjcf()))
     forearm = spec.body("rh_forearm")
     for geom in list(forearm.geoms):
@@ -72,12 +71,13 @@ def _model():
     spec.material("black").rgba = [0.22, 0.22, 0.24, 1.0]
     spec.visual.global_.offwidth = 2048
     spec.visual.global_.offheight = 2048
-    return mujoco, spec.compile()
+    return spec.compile()
 
 
 def _gl_context(width: int, height: int):
     """An offscreen OpenGL context for ``MUJOCO_GL`` (default egl), independent of when mujoco was imported."""
     backend = os.environ.setdefault("MUJOCO_GL", "egl").lower()
+    # optional: each backend's module loads its native GL library (libEGL, libOSMesa, glfw), present or not
     if backend == "egl":
         from mujoco.egl import GLContext
     elif backend == "osmesa":
@@ -101,9 +101,7 @@ def _joint_vector(joints: str | dict[str, float]) -> np.ndarray:
 def render_hand(joints: str | dict[str, float] = "open", views: tuple[View, ...] = DEFAULT_VIEWS,
                 size: int = 640, normal_length: float = 0.016, point_radius: float = 0.0024) -> np.ndarray:
     """Render the hand with contact candidates and normals from each view → (rows·size, cols·size, 3) uint8 RGB."""
-    from PIL import Image, ImageDraw, ImageFont
-
-    mujoco, model = _model()
+    model = _model()
     data = mujoco.MjData(model)
     qpos = _joint_vector(joints)
     for i, name in enumerate(JOINT_NAMES):
@@ -178,8 +176,6 @@ def render_hand(joints: str | dict[str, float] = "open", views: tuple[View, ...]
 
 def save_hand_png(path: str | os.PathLike, joints: str | dict[str, float] = "open", size: int = 640) -> Path:
     """Render (``render_hand``) and write a PNG atomically; returns the path."""
-    from PIL import Image
-
     image = Image.fromarray(render_hand(joints, size=size))
 
     def write(tmp: Path) -> None:
