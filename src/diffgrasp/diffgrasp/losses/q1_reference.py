@@ -8,6 +8,7 @@ directly in the contact forces f_i (independent of the closed form used by ``sup
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
 
 
 def support_function_socp(points: np.ndarray, normals: np.ndarray, distances: np.ndarray,
@@ -18,7 +19,7 @@ def support_function_socp(points: np.ndarray, normals: np.ndarray, distances: np
     points/normals (C, N, 3), distances (C, N), directions (C, 6): one direction per case. The C cases share one
     cvxpy problem (a sum of independent objectives, each maximised separately). Returns (C,).
     """
-    import cvxpy as cp
+    import cvxpy as cp  # optional dependency (the `reference` extra)
 
     p = np.asarray(points, dtype=float)
     n = np.asarray(normals, dtype=float)
@@ -27,8 +28,6 @@ def support_function_socp(points: np.ndarray, normals: np.ndarray, distances: np
         p = p - np.asarray(center, dtype=float)
     p = p / torque_scale
     s = np.asarray(directions, dtype=float)
-    import scipy.sparse as sp
-
     cases, count = p.shape[:2]
     rows = cases * count
     nn = n.reshape(rows, 3)
@@ -54,7 +53,7 @@ def support_layer(num_contacts: int, mu: float = 0.7):
     c (N,) = e^{α|d_i|}. Variables: normal forces a (N,) ≥ 0 and tangential forces t (N, 2) with ‖t_i‖ ≤ μ a_i,
     Σ c_i a_i ≤ 1; objective max Σ u_i a_i + v_i·t_i (DPP). Returns (layer, parameter list).
     """
-    import cvxpy as cp
+    import cvxpy as cp  # optional dependencies (the `reference` extra)
     from cvxpylayers.torch import CvxpyLayer
 
     u = cp.Parameter(num_contacts)
