@@ -2,7 +2,7 @@
 
 ``predict_grasps`` is the entry point; ``GraspNet`` the model, ``NetworkConfig`` its configuration,
 ``save_checkpoint``/``load_checkpoint`` validated checkpoints, ``render_views`` the preprocessing and
-``min_of_n_loss`` the supervised training loss. Modules that need the hand model import it when first used.
+``min_of_n_loss`` the supervised training loss.
 """
 
 from diffgrasp.network.checkpoint import (

@@ -30,9 +30,11 @@ from typing import Any
 import torch
 
 from diffgrasp.config import from_dict, to_dict
+from diffgrasp.data import DATA_DIR
 from diffgrasp.errors import DiffgraspError
 from diffgrasp.io import atomic_write
 from diffgrasp.loading import brief, check_format, one_line
+from diffgrasp.network.model import GraspNet
 from diffgrasp.network.network_config import NetworkConfig
 
 CHECKPOINT_FORMAT = "diffgrasp.network/1"
@@ -76,8 +78,6 @@ def state_digest(state_dict: dict[str, torch.Tensor]) -> str:
 
 def default_checkpoint_path() -> Path:
     """Path of the packaged checkpoint (``diffgrasp/data/network/grasp_net.pt``), whether or not it exists."""
-    from diffgrasp.data import DATA_DIR
-
     return DATA_DIR.joinpath(*DEFAULT_CHECKPOINT)
 
 
@@ -183,8 +183,6 @@ def load_checkpoint(path: str | os.PathLike | None = None, expected_config: Netw
 
     expected_config: if given, the file's config must equal it (else the error lists the differing fields).
     """
-    from diffgrasp.network.model import GraspNet
-
     path = Path(path) if path is not None else default_checkpoint_path()
     if not path.is_file() and path == default_checkpoint_path():
         raise CheckpointError(f"{path}: no trained network checkpoint is packaged; train one with "

@@ -15,6 +15,7 @@ from torch import nn
 
 from diffgrasp._checks import check_shape
 from diffgrasp.geometry.rotations import rotation6d_to_matrix
+from diffgrasp.hand.coupling import JointCoupling
 from diffgrasp.network.network_config import NetworkConfig
 
 POSE_DIMS = 3 + 6  # palm position (3) + 6D rotation (6)
@@ -35,10 +36,8 @@ class GraspPrediction(NamedTuple):
     joints: torch.Tensor
 
 
-def make_coupling(ratio: float):
-    """The hand's ``JointCoupling`` (imported lazily: the network module loads without the hand model)."""
-    from diffgrasp.hand import JointCoupling
-
+def make_coupling(ratio: float) -> JointCoupling:
+    """The hand's ``JointCoupling`` of the given J1/J2 ``ratio``."""
     return JointCoupling(ratio=ratio)
 
 
@@ -72,7 +71,7 @@ class SmallCNN(nn.Module):
 def resnet18_encoder(feature_dim: int) -> nn.Module:
     """torchvision ResNet-18 (random init) with a 2-channel stem and a ``feature_dim`` output."""
     try:
-        import torchvision
+        import torchvision  # optional dependency (not declared; backbone 'resnet18' only)
     except ImportError:
         raise RuntimeError("NetworkConfig.backbone 'resnet18' needs torchvision, which is not installed; "
                            "use backbone 'small_cnn'") from None

@@ -17,9 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import trimesh
 
 from diffgrasp._checks import check_shape
 from diffgrasp.network.network_config import NetworkConfig
+from diffgrasp.perception.views import render_object_views
 
 
 def as_geometry(source: Any) -> Any:
@@ -30,8 +32,6 @@ def as_geometry(source: Any) -> Any:
     with a ``.mesh`` attribute (ObjectModel), an open3d TriangleMesh / PointCloud, or an (N, 3) array of points.
     A raw ``Capture`` must be fused first (``diffgrasp.perception.fuse``).
     """
-    import trimesh
-
     if hasattr(source, "mesh_in_object_frame"):  # perception.FusionResult
         return as_geometry(source.mesh_in_object_frame())
     if hasattr(source, "depth") and hasattr(source, "camera_to_world"):  # perception.Capture
@@ -64,8 +64,6 @@ def as_geometry(source: Any) -> Any:
 
 def object_centre(geometry: Any, how: str = "bbox") -> np.ndarray:
     """(3,) centre (m, object frame): bounding-box centre, or the centre of mass of a watertight mesh ("com")."""
-    import trimesh
-
     is_mesh = isinstance(geometry, trimesh.Trimesh)
     if how == "com" and is_mesh and geometry.is_watertight and geometry.volume > 0:
         return np.asarray(geometry.center_mass, dtype=float)
@@ -79,8 +77,6 @@ def render_views(source: Any, config: NetworkConfig | None = None) -> tuple[np.n
     ``views``: depth from each virtual camera plane, 0 where nothing is hit. ``centre``: the origin of the
     object-centred frame in the object's own frame.
     """
-    from diffgrasp.perception.views import render_object_views
-
     config = config or NetworkConfig()
     geometry = as_geometry(source)
     centre = object_centre(geometry, config.centre)
