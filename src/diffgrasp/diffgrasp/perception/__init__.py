@@ -1,7 +1,7 @@
 """Perception: calibrated camera rig → captured (or replayed, or simulated) depth → fused object mesh and views.
 
 Public API (imported lazily, so ``import diffgrasp.perception`` stays light; open3d, pyrealsense2, OpenCV and rosbags
-load only when the function that needs them is used)::
+load only with the submodule or function that needs them)::
 
     rig = load_rig("config/cameras.yaml")                        # RigConfig, validated
     caps = capture_frames(rig, frames=1, record=None, replay=None)   # list[Capture] (RealSense devices / .db3 replay)

@@ -29,7 +29,7 @@ __all__ = ["list_devices", "RealSenseCamera", "capture_frames", "write_recording
 
 def _rs() -> Any:
     try:
-        import pyrealsense2 as rs
+        import pyrealsense2 as rs  # optional dependency (the `realsense` extra; also fails without libusb)
     except ImportError as err:  # also raised when libusb-1.0-0 is missing
         raise RuntimeError(f"pyrealsense2 is not usable ({err}); pip install pyrealsense2, apt install libusb-1.0-0")
     return rs

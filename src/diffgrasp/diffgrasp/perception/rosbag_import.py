@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from PIL import Image
 
 from diffgrasp.perception.capture import Capture
 from diffgrasp.perception.depth import decode_depth, metres_to_mm_u16
@@ -28,7 +29,7 @@ DEPTH_SUFFIXES = ("/depth/image_rect_raw", "/aligned_depth_to_color/image_raw", 
 
 
 def _typestore() -> Any:
-    from rosbags.typesys import Stores, get_typestore
+    from rosbags.typesys import Stores, get_typestore  # optional dependency (the `ros-tools` extra)
 
     return get_typestore(Stores.ROS2_JAZZY)
 
@@ -40,8 +41,6 @@ def depth_from_msg(msg: Any, msgtype: str) -> np.ndarray:
         fmt = str(msg.format)
         if "compressedDepth" not in fmt or "16UC1" not in fmt:
             raise ValueError(f"unsupported compressed depth format {fmt!r}; expected '16UC1; compressedDepth png'")
-        from PIL import Image
-
         data = bytes(msg.data)
         start = data.find(b"\x89PNG")
         if start < 0:
@@ -130,7 +129,7 @@ def read_rosbag_capture(bag: str | os.PathLike, rig: RigConfig | None = None, ca
     rig: extrinsics (and camera names) from ``cameras.yaml``; else ``cameras`` names (default: every camera found)
     with extrinsics from ``/tf_static``.
     """
-    from rosbags.highlevel import AnyReader
+    from rosbags.highlevel import AnyReader  # optional dependency (the `ros-tools` extra)
 
     path = Path(bag)
     if not path.exists():
@@ -189,7 +188,7 @@ def write_rosbag_capture(bag: str | os.PathLike, capture: Capture, namespace: st
     """Write ``capture`` as a rosbag2 (sqlite3) in realsense2_camera layout: per camera ``<ns>/<name>/depth/
     image_rect_raw`` (``encoding`` 16UC1 mm or 32FC1 m), ``…/depth/camera_info`` and ``/tf_static``
     ``world_frame → <name>_depth_optical_frame``."""
-    from rosbags.rosbag2 import Writer
+    from rosbags.rosbag2 import Writer  # optional dependency (the `ros-tools` extra)
 
     if encoding not in ("16UC1", "32FC1"):
         raise ValueError(f"encoding must be 16UC1 or 32FC1, got {encoding!r}")

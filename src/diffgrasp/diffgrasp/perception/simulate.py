@@ -107,7 +107,7 @@ class SimScene:
     """Object (placed by ``object_to_world``) on the table, ready for ray casting; geometry ids: 0 object, 1 table."""
 
     def __init__(self, mesh: trimesh.Trimesh, object_to_world: np.ndarray, table: bool = True) -> None:
-        import open3d as o3d
+        import open3d as o3d  # heavy (~0.5 s): `diffgrasp --help` imports this module (cli.capture)
 
         self.mesh_world = mesh.copy()
         self.mesh_world.apply_transform(object_to_world)

@@ -11,7 +11,10 @@ from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
+import open3d as o3d
 import trimesh
+from scipy import ndimage
+from skimage.measure import marching_cubes
 
 from diffgrasp.perception.depth import affine, pixel_rays
 
@@ -145,8 +148,6 @@ def integrate_tsdf(capture: Capture, frame: np.ndarray, lo: np.ndarray, hi: np.n
 def largest_occupied_component(values: np.ndarray) -> np.ndarray:
     """``values`` (nx, ny, nz) with every occupied (< 0) voxel outside the largest 6-connected occupied component set
     to +1 (floating speckle) and every enclosed free voxel set to −1 (internal bubbles): the level set is one shell."""
-    from scipy import ndimage
-
     occ = values < 0
     labels, count = ndimage.label(occ)
     out = values.copy()
@@ -166,9 +167,6 @@ def marching_cubes_closed(grid: TSDFGrid, cfg: FusionConfig) -> trimesh.Trimesh:
     Lewiner marching cubes can, rarely, join two sheets along an edge (4 faces on one edge) where noise makes a
     saddle; then the volume is smoothed slightly (Gaussian σ 0.5, 0.8 voxel) and meshed again.
     """
-    from scipy import ndimage
-    from skimage.measure import marching_cubes
-
     vol = np.pad(largest_occupied_component(grid.values), 1, mode="constant", constant_values=1.0)
     if vol.min() >= 0:
         raise ValueError("object absent: the fused volume has no occupied voxel")
@@ -201,8 +199,6 @@ def open3d_tsdf_surface(capture: Capture, voxel: float = 0.002, trunc_voxels: fl
     the world frame, extracted with ``weight_threshold=0.5`` (the default 3.0 drops surfaces seen by < 3 views; the
     legacy ``ScalableTSDFVolume`` integrates nothing in open3d 0.20). ``box`` = (lo, hi) world: only depth pixels whose
     points fall inside are integrated (faster). Used by the tests to check the dense carved TSDF above."""
-    import open3d as o3d
-
     dev = o3d.core.Device("CPU:0")
     vbg = o3d.t.geometry.VoxelBlockGrid(attr_names=("tsdf", "weight"), attr_dtypes=(o3d.core.float32, o3d.core.float32),
                                         attr_channels=((1), (1)), voxel_size=voxel, block_resolution=16,

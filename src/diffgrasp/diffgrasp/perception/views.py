@@ -51,7 +51,7 @@ def render_object_views(geometry: trimesh.Trimesh | np.ndarray, num_views: int =
     gx, gy = np.meshgrid(px, px)                                         # (size, size): x right, y down
     out = np.zeros((num_views, size, size), np.float32)
     if isinstance(geometry, trimesh.Trimesh):
-        import open3d as o3d
+        import open3d as o3d  # heavy (~0.5 s), meshes only: diffgrasp.network imports this module (training)
 
         scene = o3d.t.geometry.RaycastingScene()
         t = o3d.t.geometry.TriangleMesh()
