@@ -11,6 +11,7 @@ import dataclasses
 
 import mujoco
 import numpy as np
+from scipy.spatial.transform import Rotation
 
 from diffgrasp.execution.execution_config import IKConfig
 
@@ -30,8 +31,6 @@ def _axis_angle_matrices(axis: np.ndarray, angle: np.ndarray) -> np.ndarray:
 
 def rotation_log(rot: np.ndarray) -> np.ndarray:
     """(N, 3, 3) rotations → (N, 3) rotation vectors (axis × angle, rad), robust near 0 and π (scipy)."""
-    from scipy.spatial.transform import Rotation
-
     return Rotation.from_matrix(rot).as_rotvec()
 
 

@@ -19,6 +19,7 @@ import trimesh
 from diffgrasp.execution.backend import PHASES, ExecutionBackend, ExecutionResult, GraspPlan, Trajectories
 from diffgrasp.execution.execution_config import ExecutionConfig
 from diffgrasp.execution.grasp_planning import HAND, OBJECT, GraspPlanner
+from diffgrasp.geometry.convex_decomposition import convex_pieces
 from diffgrasp.grasps import Grasp
 from diffgrasp.hand.names import COUPLED_FINGERS, JOINT_NAMES
 from diffgrasp.sim.robot_scene import ARM_JOINT_NAMES, RobotScene, build_robot_scene, resting_pose
@@ -58,8 +59,6 @@ class MujocoExecutionBackend(ExecutionBackend):
         self.config = config
         self.object_pose_world = resting_pose(mesh) if object_pose_world is None else np.asarray(object_pose_world)
         if convex_parts is None and config.convex_decomposition:
-            from diffgrasp.geometry.convex_decomposition import convex_pieces
-
             convex_parts = [trimesh.Trimesh(v, f, process=False) for v, f in convex_pieces(mesh, progress=False)]
         self.scene = build_robot_scene(mesh, self.object_pose_world, convex_parts, config.scene, cameras)
         self.planner = GraspPlanner(self.scene, config)
