@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy.spatial.transform import Rotation
 
 from diffgrasp.errors import DiffgraspError
 from diffgrasp.geometry.rotations import normalize_quaternion, xyzw_to_wxyz
@@ -266,8 +267,6 @@ def default_pregrasp(grasp: Grasp) -> tuple[np.ndarray, np.ndarray, dict[str, fl
 
     Returns (palm position (3,), palm quaternion xyzw (4,), joints).
     """
-    from scipy.spatial.transform import Rotation
-
     rot = Rotation.from_quat(grasp.palm_quaternion_xyzw).as_matrix()
     position = backed_off_position(grasp.palm_position, rot, DEFAULT_PALM_BACKOFF_M)
     opened = pregrasp_joints(_flexion(grasp.joints), 1.0, _FLEXION_LOWER, DEFAULT_OPEN_RAD)
@@ -300,8 +299,6 @@ DEXGRASPBENCH_ROOT_OFFSET_M = 0.034  # DexGraspBench's root sits 0.034 m along â
 
 def to_dexgraspbench_qpos(grasp: Grasp, which: str = "joints") -> np.ndarray:
     """(29,) DexGraspBench qpos: root position (3), root quaternion wxyz (4), 22 finger joints in canonical order."""
-    from scipy.spatial.transform import Rotation
-
     rot = Rotation.from_quat(grasp.palm_quaternion_xyzw)
     root = grasp.palm_position - rot.as_matrix()[:, 2] * DEXGRASPBENCH_ROOT_OFFSET_M
     quat_wxyz = xyzw_to_wxyz(rot.as_quat())

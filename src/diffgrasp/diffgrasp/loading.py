@@ -14,6 +14,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path, PurePath
 from typing import Any
 
+import yaml
+
 from diffgrasp.errors import ConfigError, DiffgraspError, PathConfinementError
 
 MAX_TEXT_BYTES = 256 * 1024 * 1024  # a JSON/YAML file larger than this is refused rather than parsed for minutes
@@ -141,8 +143,6 @@ def read_versioned_json(path: str | os.PathLike, formats: str | Sequence[str],
 
 def read_yaml(path: str | os.PathLike, error: type[DiffgraspError] = ConfigError) -> Any:
     """Parsed YAML (``yaml.safe_load``) of ``path``; a syntax error → ``error`` naming the file, line and column."""
-    import yaml
-
     text = read_text(path, error, max_bytes=16 * 1024 * 1024)
     try:
         return yaml.safe_load(text)
