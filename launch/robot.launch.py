@@ -16,17 +16,11 @@ from launch.actions import DeclareLaunchArgument, IncludeLaunchDescription, Regi
 from launch.conditions import IfCondition
 from launch.event_handlers import OnProcessExit
 from launch.launch_description_sources import PythonLaunchDescriptionSource
-from launch.substitutions import (
-    Command,
-    EqualsSubstitution,
-    FindExecutable,
-    LaunchConfiguration,
-    PathJoinSubstitution,
-)
+from launch.substitutions import Command, EqualsSubstitution, LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node
-from launch_ros.parameter_descriptions import ParameterValue
 from launch_ros.substitutions import FindPackageShare
 
+from diffgrasp_ros.launch_support import CELL_XACRO, cell_state_publisher
 from launch import LaunchDescription
 
 SHARE = FindPackageShare("diffgrasp_bringup")
@@ -44,11 +38,8 @@ ARGUMENTS = {
 def generate_launch_description() -> LaunchDescription:
     args = [DeclareLaunchArgument(n, default_value=d, description=t) for n, (d, t) in ARGUMENTS.items()]
     controllers = PathJoinSubstitution([SHARE, "config", "ros2_controllers.yaml"])
-    description = ParameterValue(Command([
-        FindExecutable(name="xacro"), " ", PathJoinSubstitution([SHARE, "urdf", "robot_cell.urdf.xacro"]),
-        " cameras:=false ros2_control_hardware:=mock controllers_file:=", controllers]), value_type=str)
-    robot_state_publisher = Node(package="robot_state_publisher", executable="robot_state_publisher", output="screen",
-                                 parameters=[{"robot_description": description}])
+    robot_state_publisher = cell_state_publisher(Command([
+        *CELL_XACRO, "cameras:=false ros2_control_hardware:=mock controllers_file:=", controllers]))
     mock = IfCondition(EqualsSubstitution(LaunchConfiguration("hardware"), "mock"))
     control_node = Node(package="controller_manager", executable="ros2_control_node", output="screen",
                         parameters=[controllers], remappings=[("~/robot_description", "/robot_description")],

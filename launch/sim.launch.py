@@ -20,17 +20,11 @@ from launch.actions import (
 from launch.conditions import IfCondition
 from launch.event_handlers import OnProcessExit
 from launch.launch_description_sources import PythonLaunchDescriptionSource
-from launch.substitutions import (
-    Command,
-    FindExecutable,
-    LaunchConfiguration,
-    PathJoinSubstitution,
-    PythonExpression,
-)
+from launch.substitutions import Command, LaunchConfiguration, PathJoinSubstitution, PythonExpression
 from launch_ros.actions import Node
-from launch_ros.parameter_descriptions import ParameterValue
 from launch_ros.substitutions import FindPackageShare
 
+from diffgrasp_ros.launch_support import CELL_XACRO, cell_state_publisher
 from launch import LaunchDescription
 
 SHARE = FindPackageShare("diffgrasp_bringup")
@@ -47,10 +41,6 @@ ARGUMENTS = {
 def generate_launch_description() -> LaunchDescription:
     args = [DeclareLaunchArgument(n, default_value=d, description=t) for n, (d, t) in ARGUMENTS.items()]
     controllers = PathJoinSubstitution([SHARE, "config", "ros2_controllers.yaml"])
-    description = ParameterValue(Command([
-        FindExecutable(name="xacro"), " ", PathJoinSubstitution([SHARE, "urdf", "robot_cell.urdf.xacro"]),
-        " cameras:=true sim_cameras:=true ros2_control_hardware:=gazebo controllers_file:=", controllers]),
-        value_type=str)
     # Meshes are referenced as package://diffgrasp/...: let Gazebo resolve them from the install prefix.
     resources = AppendEnvironmentVariable("GZ_SIM_RESOURCE_PATH",
                                           PathJoinSubstitution([FindPackageShare("diffgrasp"), ".."]))
@@ -60,8 +50,9 @@ def generate_launch_description() -> LaunchDescription:
         PythonLaunchDescriptionSource(PathJoinSubstitution([FindPackageShare("ros_gz_sim"), "launch",
                                                             "gz_sim.launch.py"])),
         launch_arguments={"gz_args": gz_args, "on_exit_shutdown": "true"}.items())
-    robot_state_publisher = Node(package="robot_state_publisher", executable="robot_state_publisher", output="screen",
-                                 parameters=[{"robot_description": description, "use_sim_time": True}])
+    robot_state_publisher = cell_state_publisher(Command([
+        *CELL_XACRO, "cameras:=true sim_cameras:=true ros2_control_hardware:=gazebo controllers_file:=", controllers]),
+        use_sim_time=True)
     spawn = Node(package="ros_gz_sim", executable="create", output="screen",
                  arguments=["-topic", "robot_description", "-name", "diffgrasp"])
     bridge = Node(package="ros_gz_bridge", executable="parameter_bridge", output="screen",
