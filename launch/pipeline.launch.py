@@ -37,7 +37,7 @@ ARGUMENTS = {
 
 def moveit_parameters(share: str, hardware: str, use_sim_time: bool) -> dict:
     """One dict with everything MoveItPy reads (see config/moveit/)."""
-    from moveit_configs_utils import MoveItConfigsBuilder
+    from moveit_configs_utils import MoveItConfigsBuilder  # optional: only on a ROS machine with MoveIt
 
     config = (
         MoveItConfigsBuilder("ur10e_shadow", package_name="diffgrasp_bringup")
