@@ -1,8 +1,8 @@
 """Benchmark of the physics test (diffgrasp evaluate): speed, convex decomposition time, friction study.
 
-Grasps come from ``diffgrasp.sim.autoclose``: the palm faces the object from sampled side approach directions (roll
-around the object's long axis ± 30°), its palmar surface 1 mm off the object's support plane, the fingers and thumb
-close until contact, squeeze +0.15 rad (see ``sample_grasps``).
+Grasps come from ``diffgrasp.sim.physics_test.autoclose``: the palm faces the object from sampled side approach
+directions (roll around the object's long axis ± 30°), its palmar surface 1 mm off the object's support plane, the
+fingers and thumb close until contact, squeeze +0.15 rad (see ``sample_grasps``).
 Sections:
 1. seconds per grasp, passing and failing, with 1 and 2 workers (cylinder, 30 mm radius);
 2. CoACD seconds per object (default settings, cache bypassed) on a few shared/objects val meshes;
@@ -28,11 +28,12 @@ import torch
 import trimesh
 
 from diffgrasp.hand.names import FINGER_JOINT_NAMES
-from diffgrasp.sim.autoclose import autoclose_grasp
-from diffgrasp.sim.evaluate import evaluate_grasps, prepare_object
-from diffgrasp.sim.evaluate_config import EvaluateConfig
-from diffgrasp.sim.grasp_test import GraspTester
-from diffgrasp.sim.hand_scene import build_scene
+from diffgrasp.sim.physics_test.autoclose import autoclose_grasp
+from diffgrasp.sim.physics_test.evaluate import evaluate_grasps
+from diffgrasp.sim.physics_test.evaluate_config import EvaluateConfig
+from diffgrasp.sim.physics_test.hand_scene import build_scene
+from diffgrasp.sim.physics_test.prepared_object import prepare_object
+from diffgrasp.sim.physics_test.trial import GraspTester
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("DIFFGRASP_SHARED", REPO.parent / "shared")) / "objects"
@@ -181,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
         val = [SHARED / f"{name}.obj" for name in names]
     if not args.skip_coacd and val:
         from diffgrasp.geometry.convex_decomposition import convex_pieces
-        from diffgrasp.sim.evaluate import load_object_mesh
+        from diffgrasp.sim.physics_test.prepared_object import load_object_mesh
         print("\n## CoACD (default settings, cold cache)")
         print(f"{'object':<28} {'faces':>6} {'pieces':>6} {'s':>6}")
         for path in val:

@@ -22,7 +22,7 @@ import torch
 from diffgrasp.geometry import ObjectModel
 from diffgrasp.perception import simulate_and_fuse
 from diffgrasp.planning import plan_grasps
-from diffgrasp.sim.evaluate import evaluate_grasps
+from diffgrasp.sim.physics_test.evaluate import evaluate_grasps
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("DIFFGRASP_SHARED", REPO.parent / "shared")) / "objects"

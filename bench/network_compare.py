@@ -40,7 +40,7 @@ import torch
 import diffgrasp.planning.planner as planner_module
 from diffgrasp.network import default_checkpoint_path
 from diffgrasp.planning import OptimConfig, PlannerConfig, plan_grasps
-from diffgrasp.sim.evaluate import evaluate_grasps
+from diffgrasp.sim.physics_test.evaluate import evaluate_grasps
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("DIFFGRASP_SHARED", REPO.parent / "shared")) / "objects"

@@ -46,7 +46,7 @@ from diffgrasp.planning import (
     ReseedConfig,
     plan_grasps,
 )
-from diffgrasp.sim.evaluate import evaluate_grasps
+from diffgrasp.sim.physics_test.evaluate import evaluate_grasps
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("DIFFGRASP_SHARED", REPO.parent / "shared")) / "objects"

@@ -103,8 +103,9 @@ def format_table(report) -> str:
 
 def run(args: argparse.Namespace) -> int:
     # torch, mujoco: loaded when `evaluate` runs, not when this module is imported (start-up of `diffgrasp --help`)
-    from diffgrasp.sim.evaluate import evaluate_grasps, prepare_object
-    from diffgrasp.sim.evaluate_config import EvaluateConfig
+    from diffgrasp.sim.physics_test.evaluate import evaluate_grasps
+    from diffgrasp.sim.physics_test.evaluate_config import EvaluateConfig
+    from diffgrasp.sim.physics_test.prepared_object import prepare_object
 
     # Outputs, configuration, grasps and mesh are checked before the (long) physics test starts.
     if args.output:
@@ -129,8 +130,8 @@ def run(args: argparse.Namespace) -> int:
     if args.output:
         print(f"report written to {args.output}")
     if args.render:
-        from diffgrasp.sim.grasp_test import Phases  # mujoco, only with --render
-        from diffgrasp.sim.render_grasp import render_grasp_png
+        from diffgrasp.sim.physics_test.render import render_grasp_png  # mujoco, only with --render
+        from diffgrasp.sim.physics_test.trial import Phases
 
         prepared = prepare_object(args.object, grasp_set.scale, config, progress=False)
         out = Path(args.render)

@@ -178,7 +178,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"{len(result.grasps)} grasps ({result.status}) from {result.num_candidates} candidates in "
           f"{t['total']:.1f} s (refine {t['refine']:.1f} s); rejected {result.num_rejected}; wrote {output}")
     if args.render is not None:
-        from diffgrasp.sim.render_grasp import render_grasps  # mujoco, only with --render
+        from diffgrasp.sim.physics_test.render import render_grasps  # mujoco, only with --render
         print(f"rendered {render_grasps(args.object, result.grasps, args.render, scale=args.scale)}")
     if interrupted:
         print(f"diffgrasp plan: interrupted; the best {len(result.grasps)} grasps so far are in {output}",

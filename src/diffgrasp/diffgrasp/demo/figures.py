@@ -1,7 +1,7 @@
 """PNG/GIF outputs of the embedded pipeline: camera depth views, fused mesh vs truth, top grasps, execution frames.
 
 All files are written atomically. matplotlib runs on the Agg backend; grasp views are MuJoCo renders
-(``diffgrasp.sim.render_grasp``), so ``MUJOCO_GL`` must allow offscreen rendering (egl on headless machines).
+(``diffgrasp.sim.physics_test.render``), so ``MUJOCO_GL`` must allow offscreen rendering (egl on headless machines).
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from PIL import Image, ImageDraw
 from scipy.spatial import cKDTree
 
 from diffgrasp.io import atomic_write
-from diffgrasp.sim.evaluate import PreparedObject
-from diffgrasp.sim.grasp_test import Phases
-from diffgrasp.sim.hand_scene import object_inertia
-from diffgrasp.sim.render_grasp import render_grasp_png
+from diffgrasp.sim.physics_test.hand_scene import object_inertia
+from diffgrasp.sim.physics_test.prepared_object import PreparedObject
+from diffgrasp.sim.physics_test.render import render_grasp_png
+from diffgrasp.sim.physics_test.trial import Phases
 
 __all__ = ["save_camera_views", "save_execution_frames", "save_fusion_figure", "save_grasp_views"]
 

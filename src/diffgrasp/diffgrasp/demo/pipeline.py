@@ -57,7 +57,7 @@ from diffgrasp.perception.fusion import FusionConfig, FusionResult, fuse
 from diffgrasp.perception.rig import RigConfig, load_rig
 from diffgrasp.perception.simulate import simulate_capture
 from diffgrasp.planning import PlannerConfig, plan_grasps
-from diffgrasp.sim.render_grasp import save_png
+from diffgrasp.sim.physics_test.render import save_png
 from diffgrasp.sim.robot_scene import resting_pose
 
 NO_CHECKPOINT_NOTE = "network: no packaged checkpoint, random init"

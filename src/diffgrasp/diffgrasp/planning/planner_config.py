@@ -97,7 +97,7 @@ class PostprocessConfig:
 @dataclasses.dataclass(frozen=True)
 class PhysicsRankConfig:
     """Ranking by physics plausibility: each valid candidate's pregrasp → grasp → squeeze runs in the physics test's
-    MuJoCo scene (diffgrasp.sim.settle) and candidates whose closing moves the object least come first.
+    MuJoCo scene (diffgrasp.sim.physics_rank.settle) and candidates whose closing moves the object least come first.
 
     Score = rotation / rotation_scale_deg + displacement / displacement_scale_m (the test fails a grasp at 15° or
     5 cm), the worst over the settle and, with push_s > 0, six short pushes (±x, ±y, ±z, the test's force) from the
@@ -111,7 +111,7 @@ class PhysicsRankConfig:
     running. coacd: the decomposition's settings (default: the physics test's own, sharing its cache;
     noisy scans want coarser ones: a fused demo scan took 86 s with these, 3 s with threshold 0.1 and 8 hulls).
     scorer: the ``module:attribute`` of the ScorerFactory that simulates (diffgrasp.planning.scoring; default: the
-    physics test's MuJoCo scene, diffgrasp.sim.scorer) — e.g. a GPU implementation of the same protocol.
+    physics test's MuJoCo scene, diffgrasp.sim.physics_rank.scorer) — e.g. a GPU implementation of the same protocol.
 
     Verification: the ranking's best distinct grasps run again with longer pushes (``verify_push_s`` each, the same
     six directions), in ranking order — the first k, then twice as many as are still missing to k that hold (score
@@ -133,7 +133,7 @@ class PhysicsRankConfig:
     verify_holding_score: float = 1.0
     threads: int = 0
     coacd: CoacdConfig = dataclasses.field(default_factory=CoacdConfig)
-    scorer: str = "diffgrasp.sim.scorer:SettleScorer"
+    scorer: str = "diffgrasp.sim.physics_rank.scorer:SettleScorer"
 
     def __post_init__(self) -> None:
         if not (self.rotation_scale_deg > 0 and self.displacement_scale_m > 0):

@@ -2,9 +2,9 @@
 makes from the object motion a scorer reports (design notes §6: "rank by exact Q1 and physics plausibility").
 
 The planner does not simulate anything itself. A ``GraspScorer`` (one per plan and object; the default one,
-``diffgrasp.sim.scorer.SettleScorer``, runs the physics test's MuJoCo scene and decomposes the mesh in the background)
-hands out ``GraspSimulator`` s that roll grasps' pregrasp → grasp → squeeze (and pushes) out and report how far each
-moves the object. Which scorer runs is configuration (``physics_rank.scorer``, ``module:attribute``) or the
+``diffgrasp.sim.physics_rank.scorer.SettleScorer``, runs the physics test's MuJoCo scene and decomposes the mesh in the
+background) hands out ``GraspSimulator`` s that roll grasps' pregrasp → grasp → squeeze (and pushes) out and report how
+far each moves the object. Which scorer runs is configuration (``physics_rank.scorer``, ``module:attribute``) or the
 ``scorer`` argument of ``plan_grasps``, so ``diffgrasp.planning`` imports nothing from ``diffgrasp.sim``.
 """
 

@@ -22,9 +22,9 @@ def cylinder_path(tmp_path_factory, cylinder_mesh) -> str:
 
 @pytest.fixture(scope="session")
 def cylinder_tester(cylinder_mesh):
-    from diffgrasp.sim.evaluate_config import EvaluateConfig
-    from diffgrasp.sim.grasp_test import GraspTester
-    from diffgrasp.sim.hand_scene import build_scene, object_inertia
+    from diffgrasp.sim.physics_test.evaluate_config import EvaluateConfig
+    from diffgrasp.sim.physics_test.hand_scene import build_scene, object_inertia
+    from diffgrasp.sim.physics_test.trial import GraspTester
 
     config = EvaluateConfig()
     com, inertia = object_inertia(cylinder_mesh.vertices, cylinder_mesh.faces, config.object_mass)
@@ -35,5 +35,5 @@ def cylinder_tester(cylinder_mesh):
 @pytest.fixture(scope="session")
 def power_grasp(cylinder_tester):
     """Power grasp: palm on the cylinder, four fingers and thumb closed until contact, squeeze +0.15 rad."""
-    from diffgrasp.sim.autoclose import autoclose_grasp
+    from diffgrasp.sim.physics_test.autoclose import autoclose_grasp
     return autoclose_grasp(cylinder_tester, PALM_POS, PALM_QUAT_WXYZ, q_open(), squeeze=0.15)

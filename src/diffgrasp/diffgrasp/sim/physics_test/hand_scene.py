@@ -28,11 +28,12 @@ from pathlib import Path
 
 import mujoco
 import numpy as np
+import trimesh
 
 from diffgrasp.data import shadow_hand_mjcf
 from diffgrasp.hand.names import FINGER_JOINT_NAMES
-from diffgrasp.sim.evaluate_config import EvaluateConfig
-from diffgrasp.sim.scene_params import SceneParams
+from diffgrasp.sim.physics_test.evaluate_config import EvaluateConfig
+from diffgrasp.sim.physics_test.scene_params import SceneParams
 
 HAND_ROOT_BODY = "rh_palm"
 HAND_FREE_JOINT = "hand_root"
@@ -113,8 +114,6 @@ def object_inertia(mesh_vertices: np.ndarray, mesh_faces: np.ndarray, mass: floa
 
     Uses the watertight mesh when it has a positive volume, otherwise its convex hull.
     """
-    import trimesh
-
     mesh = trimesh.Trimesh(mesh_vertices, mesh_faces, process=False)
     if not (mesh.is_watertight and mesh.volume > 1e-12):
         mesh = mesh.convex_hull

@@ -11,7 +11,7 @@ from sim_fixtures import PALM_QUAT_WXYZ, PALM_ROT, moved, q_open
 
 from diffgrasp.geometry.rotations import quaternion_angle_wxyz
 from diffgrasp.hand.names import FINGER_JOINT_NAMES
-from diffgrasp.sim.grasp_test import DIRECTIONS, Phases
+from diffgrasp.sim.physics_test.trial import DIRECTIONS, Phases
 
 
 def test_palm_quaternion_matches_rotation():
@@ -55,7 +55,7 @@ def test_grasp_2cm_inside_is_rejected_by_prefilter(cylinder_tester, power_grasp)
 def test_one_finger_grasp_fails(cylinder_tester):
     from sim_fixtures import PALM_POS
 
-    from diffgrasp.sim.autoclose import autoclose_grasp
+    from diffgrasp.sim.physics_test.autoclose import autoclose_grasp
     palm = PALM_POS + PALM_ROT[:, 1] * 0.015  # palm off the surface; only the index finger closes
     grasp = autoclose_grasp(cylinder_tester, palm, PALM_QUAT_WXYZ, q_open(), squeeze=0.15, fingers=("FF",))
     result = cylinder_tester.run(Phases.from_grasp(grasp))
@@ -85,7 +85,7 @@ def test_quaternion_angle_uses_abs_w(cylinder_tester):
 
 @pytest.mark.parametrize("t", [0.0, 0.3, 1.0])
 def test_slerp_endpoints_and_unit_norm(t):
-    from diffgrasp.sim.grasp_test import slerp_wxyz
+    from diffgrasp.sim.physics_test.trial import slerp_wxyz
     a = np.array([1.0, 0.0, 0.0, 0.0])
     b = -PALM_QUAT_WXYZ  # the same rotation with the other sign: slerp takes the short way
     q = slerp_wxyz(a, b, t)

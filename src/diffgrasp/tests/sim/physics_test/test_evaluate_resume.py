@@ -14,8 +14,8 @@ from sim_fixtures import moved
 from diffgrasp.errors import DiffgraspError
 from diffgrasp.grasps import GraspSet, save_grasps
 from diffgrasp.io import OutputLockedError
-from diffgrasp.sim.evaluate import evaluate_grasps
-from diffgrasp.sim.evaluate_config import EvaluateConfig
+from diffgrasp.sim.physics_test.evaluate import evaluate_grasps
+from diffgrasp.sim.physics_test.evaluate_config import EvaluateConfig
 
 SHORT = EvaluateConfig(push_s=0.4)  # the verdicts do not matter here, only that they are the same
 TIMINGS = ("seconds", "decomposition_seconds")

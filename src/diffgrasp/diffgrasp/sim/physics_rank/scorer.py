@@ -1,5 +1,5 @@
 """The planner's default ``GraspScorer`` (diffgrasp.planning.scoring): the physics test's MuJoCo scene of the object,
-rolled out by ``SettleSimulator`` (diffgrasp.sim.settle).
+rolled out by ``SettleSimulator`` (diffgrasp.sim.physics_rank.settle).
 
 ``SettleScorer`` starts the object's convex decomposition (CoACD, cached by mesh hash and settings like the physics
 test's) in the background when the plan starts, so that it is usually ready when the ranking needs it.
@@ -16,10 +16,10 @@ import trimesh
 from diffgrasp.geometry import ObjectModel
 from diffgrasp.geometry.convex_decomposition import DecompositionJob, is_cached
 from diffgrasp.planning.planner_config import PhysicsRankConfig, PlannerConfig
-from diffgrasp.sim.evaluate import prepare_mesh
-from diffgrasp.sim.evaluate_config import EvaluateConfig
-from diffgrasp.sim.hand_scene import build_scene
-from diffgrasp.sim.settle import SettleSimulator
+from diffgrasp.sim.physics_rank.settle import SettleSimulator
+from diffgrasp.sim.physics_test.evaluate_config import EvaluateConfig
+from diffgrasp.sim.physics_test.hand_scene import build_scene
+from diffgrasp.sim.physics_test.prepared_object import prepare_mesh
 
 
 def settle_simulator(mesh: trimesh.Trimesh, name: str, config: PhysicsRankConfig, pieces: list | None = None

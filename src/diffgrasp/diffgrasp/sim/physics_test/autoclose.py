@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from diffgrasp.hand.names import FINGER_JOINT_NAMES
-from diffgrasp.sim.grasp_test import GraspTester
+from diffgrasp.geometry.rotations import wxyz_to_xyzw
+from diffgrasp.grasps import Grasp
+from diffgrasp.hand.names import FINGER_JOINT_NAMES, JOINT_LIMITS
+from diffgrasp.sim.physics_test.trial import GraspTester, Phases
 
 CHAINS: tuple[tuple[tuple[str, ...], tuple[tuple[str, ...], ...]], ...] = tuple(
     ((f"rh_{f}J3", f"rh_{f}J2", f"rh_{f}J1"),
@@ -61,23 +63,15 @@ def close_until_contact(tester: GraspTester, palm_position: np.ndarray, palm_qua
     return q
 
 
-
-
-
 def autoclose_grasp(tester: GraspTester, palm_position: np.ndarray, palm_quat_wxyz: np.ndarray,
                     q_open: np.ndarray, squeeze: float = 0.15,
                     fingers: tuple[str, ...] = ("FF", "MF", "RF", "LF", "TH"),
-                    step: float = 0.01):
+                    step: float = 0.01) -> Grasp:
     """A Grasp made by closing the chains of ``fingers`` onto the object from ``q_open`` (22,) until contact.
 
     joints = the closed configuration (within limits); squeeze_joints = joints + ``squeeze`` rad on the joints of the
     closed chains that touch the object (flexion J3/J2/J1, THJ4/THJ2/THJ1); pregrasp: the §7 default (left unset).
     """
-    from diffgrasp.geometry.rotations import wxyz_to_xyzw
-    from diffgrasp.grasps import Grasp
-    from diffgrasp.hand.names import JOINT_LIMITS
-    from diffgrasp.sim.grasp_test import Phases
-
     names = list(FINGER_JOINT_NAMES)
     upper = np.array([JOINT_LIMITS[n][1] for n in names])
     lower = np.array([JOINT_LIMITS[n][0] for n in names])

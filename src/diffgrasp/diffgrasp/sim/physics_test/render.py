@@ -20,10 +20,10 @@ from PIL import Image, ImageDraw
 
 from diffgrasp.grasps import Grasp
 from diffgrasp.io import atomic_write
-from diffgrasp.sim.evaluate import prepare_object
-from diffgrasp.sim.evaluate_config import EvaluateConfig
-from diffgrasp.sim.grasp_test import GraspTester, Phases
-from diffgrasp.sim.hand_scene import build_scene_spec, scene_index
+from diffgrasp.sim.physics_test.evaluate_config import EvaluateConfig
+from diffgrasp.sim.physics_test.hand_scene import build_scene_spec, scene_index
+from diffgrasp.sim.physics_test.prepared_object import PreparedObject, prepare_object
+from diffgrasp.sim.physics_test.trial import GraspTester, Phases
 
 VIEWS: tuple[tuple[float, float], ...] = ((30.0, -25.0), (150.0, -25.0), (270.0, -60.0))
 """(azimuth, elevation) in degrees of the views, world = object frame."""
@@ -31,7 +31,7 @@ VIEWS: tuple[tuple[float, float], ...] = ((30.0, -25.0), (150.0, -25.0), (270.0,
 
 def _headless_gl() -> None:
     """Use the EGL/OSMesa context when no display exists but mujoco was imported with the GLFW default."""
-    from mujoco.rendering.classic import gl_context
+    from mujoco.rendering.classic import gl_context  # OpenGL context classes: only when something renders
 
     want = os.environ.get("MUJOCO_GL", "").lower() or ("" if os.environ.get("DISPLAY") else "egl")
     current = getattr(gl_context, "GLContext", None)
@@ -74,12 +74,9 @@ def save_png(path: str | os.PathLike, image: np.ndarray, title: str | None = Non
     return atomic_write(path, lambda p: img.save(p, format="PNG"))
 
 
-def render_grasp_png(path: str | os.PathLike, prepared, phases, config=None, title: str | None = None,
-                     size: int = 320) -> Path:
-    """PNG of the hand at the grasp (palm pose, grasp joints) around the object; three views side by side.
-
-    prepared: diffgrasp.sim.evaluate.PreparedObject; phases: diffgrasp.sim.grasp_test.Phases.
-    """
+def render_grasp_png(path: str | os.PathLike, prepared: PreparedObject, phases: Phases,
+                     config: EvaluateConfig | None = None, title: str | None = None, size: int = 320) -> Path:
+    """PNG of the hand at the grasp (palm pose, grasp joints) around the object; three views side by side."""
     config = config or EvaluateConfig()
     spec = build_scene_spec(prepared.pieces, prepared.com, prepared.inertia, config.scene_params(),
                             visual_mesh=(prepared.vertices, prepared.faces))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from diffgrasp.geometry.convex_decomposition import CoacdConfig
-from diffgrasp.sim.scene_params import SceneParams
+from diffgrasp.sim.physics_test.scene_params import SceneParams
 
 
 @dataclasses.dataclass(frozen=True)

@@ -4,7 +4,7 @@ Sequence (object frame = world frame, object starts at the identity pose):
 1. pre-filter: at the pregrasp (palm pose and joints), any hand–object or hand–hand penetration deeper than
    ``prefilter_penetration_m`` fails the grasp ("prefilter").
 2. static metrics at the grasp: deepest hand–object and hand–hand penetration, hand bodies within
-   ``contact_distance_m`` of the object, exact Q1 of those contacts (when ``diffgrasp.losses.q1_exact`` exists).
+   ``contact_distance_m`` of the object, exact Q1 of those contacts (``diffgrasp.losses.q1_exact``).
 3. for each direction −x, +x, −y, +y, −z, +z (DexGraspBench's order): reset to the pregrasp; ramp the palm pose
    (mocap) pregrasp → grasp and the joint targets pregrasp → grasp over ``ramp_grasp_s``, then the targets
    grasp → squeeze over ``ramp_squeeze_s``; push the object with ``disturbance_force`` N along the direction (fixed in
@@ -23,8 +23,9 @@ import numpy as np
 from diffgrasp.geometry.rotations import quaternion_angle_wxyz, xyzw_to_wxyz
 from diffgrasp.grasps import Grasp, resolved_phases
 from diffgrasp.hand.names import FINGER_JOINT_NAMES
-from diffgrasp.sim.evaluate_config import EvaluateConfig
-from diffgrasp.sim.hand_scene import SceneIndex
+from diffgrasp.losses.q1_exact import exact_q1
+from diffgrasp.sim.physics_test.evaluate_config import EvaluateConfig
+from diffgrasp.sim.physics_test.hand_scene import SceneIndex
 
 DIRECTIONS: tuple[tuple[str, np.ndarray], ...] = tuple(
     (f"{s}{a}", v * np.eye(3)[i]) for i, a in enumerate("xyz") for s, v in (("-", -1.0), ("+", 1.0)))
@@ -107,11 +108,6 @@ class GraspTester:
         self.is_hand = np.zeros(model.nbody, dtype=bool)
         self.is_hand[index.hand_bodies] = True
         self.object_geom_margin = model.geom_margin[index.object_geoms].copy()
-        try:  # the loss library's exact Ferrari–Canny Q1 (optional until it exists)
-            from diffgrasp.losses.q1_exact import exact_q1
-        except ImportError:
-            exact_q1 = None
-        self._exact_q1 = exact_q1
 
     # --- state ---------------------------------------------------------------------------------------------
     def set_state(self, position: np.ndarray, quat_wxyz: np.ndarray, joints: np.ndarray) -> None:
@@ -174,14 +170,12 @@ class GraspTester:
             m.geom_margin[self.index.object_geoms] = self.object_geom_margin
         near = c["ho"] & (c["dist"] < cfg.contact_distance_m)
         bodies = sorted({m.body(int(b)).name for b in np.unique(c["hand_body"][near])})
-        q1 = None
-        if self._exact_q1 is not None:
-            # One contact per hand body (its closest), so the hull stays small: ≤ ~18 contacts × 8 cone edges.
-            order = np.lexsort((c["dist"][near], c["hand_body"][near]))
-            bodies_sorted = c["hand_body"][near][order]
-            first = order[np.r_[True, bodies_sorted[1:] != bodies_sorted[:-1]]] if len(order) else order
-            q1 = float(self._exact_q1(c["pos"][near][first], c["inward"][near][first], mu=cfg.friction,
-                                      torque_scale=self.torque_scale, center=self.index.object_com))
+        # One contact per hand body (its closest), so the hull stays small: ≤ ~18 contacts × 8 cone edges.
+        order = np.lexsort((c["dist"][near], c["hand_body"][near]))
+        bodies_sorted = c["hand_body"][near][order]
+        first = order[np.r_[True, bodies_sorted[1:] != bodies_sorted[:-1]]] if len(order) else order
+        q1 = float(exact_q1(c["pos"][near][first], c["inward"][near][first], mu=cfg.friction,
+                            torque_scale=self.torque_scale, center=self.index.object_com))
         return {"penetration_m": self._depth(c, c["ho"] & (c["dist"] < 0)),
                 "self_penetration_m": self._depth(c, c["hh"]), "contact_bodies": bodies, "q1_exact": q1}
 

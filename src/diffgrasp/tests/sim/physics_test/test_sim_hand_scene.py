@@ -7,8 +7,8 @@ import numpy as np
 import trimesh
 
 from diffgrasp.hand.names import FINGER_JOINT_NAMES
-from diffgrasp.sim.evaluate_config import EvaluateConfig
-from diffgrasp.sim.hand_scene import DESIGN_CONTACT_EXCLUDES, build_scene, object_inertia
+from diffgrasp.sim.physics_test.evaluate_config import EvaluateConfig
+from diffgrasp.sim.physics_test.hand_scene import DESIGN_CONTACT_EXCLUDES, build_scene, object_inertia
 
 
 def _scene(mesh=None, **overrides):
@@ -51,7 +51,7 @@ def test_actuators_kp_force_and_joint_to_ctrl_map():
 
 
 def test_palm_follows_mocap_and_neutral_hand_has_no_self_contact():
-    from diffgrasp.sim.grasp_test import GraspTester
+    from diffgrasp.sim.physics_test.trial import GraspTester
     model, index = _scene()
     tester = GraspTester(model, index)
     pos, quat = np.array([0.3, 0.2, 0.1]), np.array([0.5, -0.5, -0.5, -0.5])

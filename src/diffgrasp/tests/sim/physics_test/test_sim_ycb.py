@@ -8,8 +8,8 @@ from scipy.spatial.transform import Rotation
 from sim_fixtures import moved, q_open
 
 from diffgrasp.geometry.convex_decomposition import CoacdConfig
-from diffgrasp.sim.evaluate_config import EvaluateConfig
-from diffgrasp.sim.grasp_test import GraspTester, Phases
+from diffgrasp.sim.physics_test.evaluate_config import EvaluateConfig
+from diffgrasp.sim.physics_test.trial import GraspTester, Phases
 
 FAST_COACD = CoacdConfig(threshold=0.1, preprocess_resolution=30, resolution=1000, mcts_iterations=30, mcts_nodes=10)
 # 009_gelatin_box (89 × 101 × 30 mm): its thin axis and its longest axis in the mesh frame (principal axes, rounded).
@@ -21,8 +21,8 @@ LONG_AXIS = np.array([0.2771, -0.9607, -0.0157])
 def gelatin_box(shared_objects, tmp_path_factory):
     import os
 
-    from diffgrasp.sim.evaluate import prepare_object
-    from diffgrasp.sim.hand_scene import build_scene
+    from diffgrasp.sim.physics_test.hand_scene import build_scene
+    from diffgrasp.sim.physics_test.prepared_object import prepare_object
 
     old = os.environ.get("DIFFGRASP_CACHE")
     os.environ["DIFFGRASP_CACHE"] = str(tmp_path_factory.mktemp("cache"))
@@ -40,7 +40,7 @@ def gelatin_box(shared_objects, tmp_path_factory):
 
 def test_constructed_grasp_on_gelatin_box(gelatin_box):
     """Palm on the big face, fingers wrapping the 89 mm side, thumb closing from below: closed until contact."""
-    from diffgrasp.sim.autoclose import autoclose_grasp
+    from diffgrasp.sim.physics_test.autoclose import autoclose_grasp
     obj, tester = gelatin_box
     y = THIN_AXIS / np.linalg.norm(THIN_AXIS)                  # palm +y: away from the object
     x = LONG_AXIS - (LONG_AXIS @ y) * y

@@ -22,9 +22,9 @@ from scipy.spatial.transform import Rotation
 
 from diffgrasp.geometry.rotations import quaternion_angle_wxyz, wxyz_to_xyzw, xyzw_to_wxyz
 from diffgrasp.grasps import Grasp
-from diffgrasp.sim.evaluate_config import EvaluateConfig
-from diffgrasp.sim.grasp_test import DIRECTIONS, GraspTester, Phases
-from diffgrasp.sim.hand_scene import SceneIndex
+from diffgrasp.sim.physics_test.evaluate_config import EvaluateConfig
+from diffgrasp.sim.physics_test.hand_scene import SceneIndex
+from diffgrasp.sim.physics_test.trial import DIRECTIONS, GraspTester, Phases
 
 PHASE_KEYS = ("pregrasp_position", "pregrasp_quat_wxyz", "pregrasp_joints", "grasp_position", "grasp_quat_wxyz",
               "grasp_joints", "squeeze_joints")

@@ -1,4 +1,5 @@
-"""Batched closing + squeeze rollouts (diffgrasp.sim.settle) against the one-grasp reference (GraspTester.push)."""
+"""Batched closing + squeeze rollouts (diffgrasp.sim.physics_rank.settle) against the one-grasp reference
+(GraspTester.push)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import copy
 import numpy as np
 from sim_fixtures import moved
 
-from diffgrasp.sim.grasp_test import Phases
+from diffgrasp.sim.physics_test.trial import Phases
 
 
 def _stack(phases: list[Phases]) -> dict[str, np.ndarray]:
@@ -26,7 +27,7 @@ def _variants(power_grasp):
 
 
 def test_batched_settle_matches_reference_tester(cylinder_tester, power_grasp):
-    from diffgrasp.sim.settle import SettleSimulator
+    from diffgrasp.sim.physics_rank.settle import SettleSimulator
 
     grasps = _variants(power_grasp)
     phases = [Phases.from_grasp(g) for g in grasps]
@@ -46,7 +47,7 @@ def test_batched_settle_matches_reference_tester(cylinder_tester, power_grasp):
 
 
 def test_settle_of_no_grasps_is_empty(cylinder_tester):
-    from diffgrasp.sim.settle import SettleSimulator
+    from diffgrasp.sim.physics_rank.settle import SettleSimulator
 
     sim = SettleSimulator(cylinder_tester.model, cylinder_tester.index, cylinder_tester.config, threads=1)
     empty = {n: np.zeros((0, k)) for n, k in (("pregrasp_position", 3), ("pregrasp_quat_wxyz", 4),
@@ -61,7 +62,7 @@ def test_short_pushes_tell_a_loose_grasp_from_a_firm_one(cylinder_tester, power_
     end of equally long pushes in all six directions; the firm grasp stays still."""
     import dataclasses
 
-    from diffgrasp.sim.settle import SettleSimulator
+    from diffgrasp.sim.physics_rank.settle import SettleSimulator
 
     grasps = _variants(power_grasp)
     phases = [Phases.from_grasp(g) for g in grasps]
@@ -69,7 +70,7 @@ def test_short_pushes_tell_a_loose_grasp_from_a_firm_one(cylinder_tester, power_
     settle_disp, settle_rot = sim.settle(**_stack(phases))
     disp, rot = sim.settle(**_stack(phases), push_s=0.2)
     assert np.all(disp >= settle_disp - 1e-9) and np.all(rot >= settle_rot - 1e-9)
-    from diffgrasp.sim.grasp_test import DIRECTIONS, GraspTester
+    from diffgrasp.sim.physics_test.trial import DIRECTIONS, GraspTester
     short = dataclasses.replace(cylinder_tester.config, push_s=0.2, check_interval_s=0.2)
     reference = GraspTester(cylinder_tester.model, cylinder_tester.index, short)
     for i, ph in enumerate(phases):
@@ -80,7 +81,7 @@ def test_short_pushes_tell_a_loose_grasp_from_a_firm_one(cylinder_tester, power_
 
 def test_push_filter_pushes_only_the_chosen_grasps(cylinder_tester, power_grasp):
     """Grasps the filter leaves out report their settle motion; the pushed ones exactly what a full push gives."""
-    from diffgrasp.sim.settle import SettleSimulator
+    from diffgrasp.sim.physics_rank.settle import SettleSimulator
 
     phases = _stack([Phases.from_grasp(g) for g in _variants(power_grasp)])
     sim = SettleSimulator(cylinder_tester.model, cylinder_tester.index, cylinder_tester.config, threads=1)
@@ -102,7 +103,7 @@ def test_push_filter_pushes_only_the_chosen_grasps(cylinder_tester, power_grasp)
 
 def test_pregrasp_penetration_is_the_prefilter_depth(cylinder_tester, power_grasp):
     """The batched pre-filter depth equals the reference tester's, grasp by grasp; a pregrasp 2.7 cm inside fails."""
-    from diffgrasp.sim.settle import SettleSimulator
+    from diffgrasp.sim.physics_rank.settle import SettleSimulator
 
     deep = moved(power_grasp, -0.03)  # the whole hand 3 cm into the cylinder (the §7 pregrasp backs off 3 mm)
     grasps = [*_variants(power_grasp), deep]
@@ -125,7 +126,7 @@ def test_verification_pushes_longer_and_fails_deep_pregrasps(cylinder_mesh, powe
     from diffgrasp.geometry.convex_decomposition import CoacdConfig
     from diffgrasp.planning import PhysicsRankConfig
     from diffgrasp.planning.scoring import verification_motion
-    from diffgrasp.sim.scorer import settle_simulator
+    from diffgrasp.sim.physics_rank.scorer import settle_simulator
 
     monkeypatch.setenv("DIFFGRASP_CACHE", str(tmp_path))
     deep = moved(power_grasp, -0.03)  # pregrasp 2.7 cm inside

@@ -14,9 +14,9 @@ from sim_fixtures import moved
 
 from diffgrasp.config import load_config, to_dict
 from diffgrasp.grasps import GraspSet, save_grasps
-from diffgrasp.sim.evaluate_config import EvaluateConfig
+from diffgrasp.sim.physics_test.evaluate_config import EvaluateConfig
 
-REPO = Path(__file__).resolve().parents[4]
+REPO = Path(__file__).resolve().parents[5]
 
 
 def test_yaml_equals_dataclass_defaults():
@@ -38,7 +38,7 @@ def test_evaluate_workers_agree_and_report(cylinder_path, power_grasp):
     far = moved(power_grasp, 0.10)
     inside = moved(power_grasp, -0.023)
     grasps = _set([far, inside, copy.deepcopy(power_grasp)])
-    from diffgrasp.sim.evaluate import evaluate_grasps
+    from diffgrasp.sim.physics_test.evaluate import evaluate_grasps
     short = EvaluateConfig(push_s=0.4)  # determinism across processes does not need the full 2 s pushes
     one = evaluate_grasps(cylinder_path, grasps, short, workers=1, progress=False, invalid={1: "grasps[1].joints: NaN"})
     two = evaluate_grasps(cylinder_path, grasps, short, workers=2, progress=False, invalid={1: "grasps[1].joints: NaN"})
