@@ -15,7 +15,9 @@ line ``diffgrasp-train CMD: error: …``; other exceptions are one ``internal er
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
+import os
 import sys
 
 from diffgrasp.cli.args import (
@@ -30,9 +32,12 @@ from diffgrasp.cli.args import (
     run_reported,
     torch_device,
 )
+from diffgrasp.io import output_lock
 from diffgrasp.network.network_config import NetworkConfig
 from diffgrasp.planning.planner_config import PlannerConfig
+from diffgrasp_training.generate import generate_dataset
 from diffgrasp_training.train_config import MODES, TrainConfig
+from diffgrasp_training.trainer import train
 
 
 def _configs(args: argparse.Namespace) -> tuple[TrainConfig, NetworkConfig]:
@@ -100,11 +105,6 @@ def build_parser() -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     check_output_dir(args.out, "OUT")  # before any planning or training
     cfg, net_cfg = _configs(args)
-    import contextlib
-    import os
-
-    from diffgrasp.io import output_lock
-
     # One writer per data or run folder; a second one fails with one line. Under torchrun the ranks of one run share
     # the folder: rank 0 holds the lock for all of them.
     lock = output_lock(args.out) if int(os.environ.get("RANK", "0")) == 0 else contextlib.nullcontext()
@@ -114,14 +114,10 @@ def run(args: argparse.Namespace) -> int:
 
 def _run_locked(args: argparse.Namespace, cfg: TrainConfig, net_cfg: NetworkConfig) -> int:
     if args.command == "generate":
-        from diffgrasp_training.generate import generate_dataset
-
         index = generate_dataset(args.out, cfg.dataset, net_cfg, objects_dir=args.objects, workers=args.workers,
                                  device=args.device, progress=not args.no_progress)
         print(f"data index: {index}")
         return 0
-    from diffgrasp_training.trainer import train
-
     result = train(cfg, net_cfg, args.data, args.out, device=args.device, resume=args.resume,
                    stop_at_step=args.stop_at_step, progress=not args.no_progress)
     if result.model_path is not None:

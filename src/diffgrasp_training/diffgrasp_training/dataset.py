@@ -24,8 +24,11 @@ import torch
 
 from diffgrasp.config import to_dict
 from diffgrasp.errors import DiffgraspError, MissingFileError
+from diffgrasp.geometry.rotations import quaternion_xyzw_to_matrix
 from diffgrasp.grasps import load_grasps
+from diffgrasp.hand.names import FINGER_JOINT_NAMES
 from diffgrasp.loading import brief, check_format, confined_path, one_line, read_json
+from diffgrasp.network.model import make_coupling
 from diffgrasp.network.network_config import NetworkConfig
 
 INDEX_FORMAT = "diffgrasp.training-data/1"
@@ -129,10 +132,6 @@ class GraspDataset:
     """
 
     def __init__(self, data_dir: str | os.PathLike, split: str, network_config: NetworkConfig | None = None) -> None:
-        from diffgrasp.geometry.rotations import quaternion_xyzw_to_matrix
-        from diffgrasp.hand.names import FINGER_JOINT_NAMES
-        from diffgrasp.network.model import make_coupling
-
         root = Path(data_dir)
         index_path = root / "index.json"
         index = read_index(index_path)

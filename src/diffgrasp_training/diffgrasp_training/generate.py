@@ -1,7 +1,7 @@
 """``diffgrasp-train generate``: write a training data folder (layout: ``diffgrasp_training.dataset``).
 
 Per object: the mesh (procedural shapes are built here; objects of a folder are copied), its V object-centred views
-and its reference grasps from the planner (``diffgrasp.planning.plan_grasps``, imported in the process that plans).
+and its reference grasps from the planner (``diffgrasp.planning.plan_grasps``).
 Resumable: the index is rewritten atomically after every object, and objects whose entry says "done" are skipped
 ("failed" ones are retried). Planning, the slow part, can run in ``workers`` processes (one torch thread each).
 """
@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
+from tqdm import tqdm
 
 from diffgrasp.config import to_dict
 from diffgrasp.errors import MissingFileError
@@ -26,6 +28,8 @@ from diffgrasp.grasps import Grasp, GraspSet, save_grasps
 from diffgrasp.io import atomic_write, atomic_write_json
 from diffgrasp.loading import brief, confined_path, read_json
 from diffgrasp.network.network_config import NetworkConfig
+from diffgrasp.network.preprocessing import render_views
+from diffgrasp.planning import plan_grasps
 from diffgrasp.planning.planner_config import PlannerConfig
 from diffgrasp_training.dataset import INDEX_FORMAT, DataIndexError, read_index, view_settings
 from diffgrasp_training.shapes import make_shape
@@ -44,8 +48,6 @@ class PlannerGrasps:
     device: str = "cpu"
 
     def __call__(self, mesh_path: Path, k: int, seed: int) -> list[Grasp]:
-        from diffgrasp.planning import plan_grasps
-
         return list(plan_grasps(mesh_path, k=k, seed=seed, config=self.planner, device=self.device).grasps)
 
 
@@ -83,8 +85,6 @@ def object_sources(config: DatasetConfig, objects_dir: str | os.PathLike | None)
 def _plan(grasp_fn: GraspFn, mesh_path: Path, k: int, seed: int, threads: int) -> tuple[list[Grasp], str | None]:
     """Run ``grasp_fn``; planner failures on one object (RuntimeError/ValueError) become an error string."""
     if threads > 0:
-        import torch
-
         torch.set_num_threads(threads)
     try:
         return list(grasp_fn(mesh_path, k, seed)), None
@@ -101,10 +101,6 @@ def generate_dataset(out_dir: str | os.PathLike, config: DatasetConfig = Dataset
     grasp_fn: reference grasps (default: the planner with ``config.planner`` on ``device``); with
     ``workers`` > 1 it must be picklable (a module-level function or :class:`PlannerGrasps`).
     """
-    from tqdm import tqdm
-
-    from diffgrasp.network.preprocessing import render_views
-
     out = Path(out_dir)
     index_path = out / "index.json"
     views_cfg = view_settings(network_config)

@@ -10,6 +10,10 @@ from typing import Any
 
 import torch
 
+from diffgrasp.config import load_config
+from diffgrasp.geometry import ObjectModel
+from diffgrasp.hand import ShadowHand
+from diffgrasp.losses import GraspLoss, LossConfig
 from diffgrasp.network.min_of_n import min_of_n_loss
 from diffgrasp.network.model import GraspPrediction
 from diffgrasp_training.dataset import GraspDataset
@@ -30,11 +34,6 @@ class Objective:
     def grasp_loss_module(self, index: int) -> Any:
         """The loss library's ``GraspLoss`` for object ``index`` of the dataset (built once)."""
         if index not in self._grasp_losses:
-            from diffgrasp.config import load_config
-            from diffgrasp.geometry import ObjectModel
-            from diffgrasp.hand import ShadowHand
-            from diffgrasp.losses import GraspLoss, LossConfig
-
             if self._hand is None:
                 self._hand = ShadowHand(device=str(self.device), dtype=torch.float32)
                 self._loss_config = load_config(LossConfig, self.config.loss_config or None)
@@ -76,15 +75,4 @@ class Objective:
         return loss, logs
 
 
-def loss_library_available() -> bool:
-    """True when ``diffgrasp.losses.GraspLoss`` and the hand model can be imported."""
-    try:
-        from diffgrasp.geometry import ObjectModel  # noqa: F401
-        from diffgrasp.hand import ShadowHand  # noqa: F401
-        from diffgrasp.losses import GraspLoss  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-__all__ = ["Objective", "loss_library_available"]
+__all__ = ["Objective"]

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 import yaml
+from tqdm import tqdm
 
 from diffgrasp.config import from_dict, to_dict
 from diffgrasp.io import atomic_write_json, atomic_write_text
@@ -33,7 +34,7 @@ from diffgrasp.network.network_config import NetworkConfig
 from diffgrasp_training.curves import ScalarLog, plot_curves
 from diffgrasp_training.dataset import GraspDataset, batch_indices
 from diffgrasp_training.distributed import cleanup_distributed, setup_distributed
-from diffgrasp_training.objective import Objective, loss_library_available
+from diffgrasp_training.objective import Objective
 from diffgrasp_training.train_config import TrainConfig
 
 # Fields that may change between a run and its resumption without changing the result (the lr schedule and the
@@ -111,8 +112,6 @@ class Trainer:
         if uses_refs and not self.train_set.has_references:
             raise ValueError(f"mode {config.mode!r} needs reference grasps, but {self.data_dir} has none "
                              f"(generated with grasps_per_object 0?); use mode 'unsupervised'")
-        if config.mode != "supervised" and not loss_library_available():
-            raise RuntimeError(f"mode {config.mode!r} needs diffgrasp.losses.GraspLoss, which cannot be imported")
         torch.manual_seed(config.seed)
         self.model = GraspNet(network_config).to(self.device)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
@@ -152,15 +151,14 @@ class Trainer:
     # -- validation ------------------------------------------------------------------------------------------
     @torch.no_grad()
     def validate(self) -> dict[str, float]:
-        """Mean min-of-N (objects with references) and mean GraspLoss (when importable) over the val split."""
+        """Mean min-of-N (objects with references) and mean GraspLoss over the val split."""
         n = len(self.val_set)
         if n == 0:
             return {}
         self.model.eval()
         sums: dict[str, float] = {}
         counts: dict[str, int] = {}
-        with_loss = loss_library_available()
-        stages = (["supervised"] if self.val_set.has_references else []) + (["unsupervised"] if with_loss else [])
+        stages = (["supervised"] if self.val_set.has_references else []) + ["unsupervised"]
         for start in range(0, n, self.config.batch_size):
             idx = torch.arange(start, min(start + self.config.batch_size, n))
             batch = {k: v.to(self.device) for k, v in self.val_set.batch(idx).items()}
@@ -184,8 +182,6 @@ class Trainer:
             atomic_write_text(self.out_dir / "train_config.yaml", yaml.safe_dump(to_dict(cfg), sort_keys=False))
             atomic_write_text(self.out_dir / "network.yaml", yaml.safe_dump(to_dict(self.network_config),
                                                                             sort_keys=False))
-        from tqdm import tqdm
-
         bar = tqdm(total=cfg.steps, initial=self.step, desc=f"train ({cfg.mode})", unit="step",
                    disable=not (self.progress and info.is_main))
         t0 = time.perf_counter()

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-import diffgrasp.planning
 from diffgrasp.config import load_config
 from diffgrasp.errors import ConfigError
 from diffgrasp.planning import PlannerConfig
@@ -59,7 +58,7 @@ def test_generate_plans_with_the_dataset_planner(tmp_path, monkeypatch):
         seen.append((config, device))
         return types.SimpleNamespace(grasps=())
 
-    monkeypatch.setattr(diffgrasp.planning, "plan_grasps", fake_plan)
+    monkeypatch.setattr("diffgrasp_training.generate.plan_grasps", fake_plan)
     planner = dataclasses.replace(OLD_RULE, min_candidates=8)
     assert PlannerGrasps(planner, "cuda")(tmp_path / "m.obj", 2, 0) == []
     assert seen == [(planner, "cuda")]
