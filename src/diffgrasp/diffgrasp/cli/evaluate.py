@@ -9,7 +9,6 @@ quaternion, joints out of limits) is evaluated with those grasps reported as inv
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import warnings
@@ -48,33 +47,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "evaluating only the grasps it lacks; it must be of the same mesh, grasps and config")
 
 
-def read_grasps_lenient(path: str | os.PathLike):
-    """(GraspSet of the valid grasps, {submitted index: error}) — a broken file raises GraspFormatError/OSError."""
-    # torch, mujoco: loaded when `evaluate` runs, not when this module is imported (start-up of `diffgrasp --help`)
-    from diffgrasp.grasps import GraspFormatError, grasp_from_dict, grasp_set_from_dict
-
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"grasp file not found: {path}")
-    try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as err:
-        raise GraspFormatError(f"{path}: not valid JSON ({err})") from None
-    if not isinstance(data, dict):
-        raise GraspFormatError(f"{path}: expected a JSON object")
-    header = grasp_set_from_dict({**data, "grasps": []}, str(path))  # format, hand, object, scale
-    raw = data.get("grasps")
-    if not isinstance(raw, list):
-        raise GraspFormatError(f"{path}: grasps: expected a list")
-    invalid: dict[int, str] = {}
-    for i, item in enumerate(raw):
-        try:
-            header.grasps.append(grasp_from_dict(item, i))
-        except GraspFormatError as err:
-            invalid[i] = str(err)
-    return header, invalid
-
-
 def _fmt(x: float | None, scale: float = 1.0, digits: int = 1) -> str:
     return "-" if x is None or not math.isfinite(x) else f"{x * scale:.{digits}f}"
 
@@ -103,6 +75,7 @@ def format_table(report) -> str:
 
 def run(args: argparse.Namespace) -> int:
     # torch, mujoco: loaded when `evaluate` runs, not when this module is imported (start-up of `diffgrasp --help`)
+    from diffgrasp.grasps import load_grasps_lenient
     from diffgrasp.sim.physics_test.evaluate import evaluate_grasps
     from diffgrasp.sim.physics_test.evaluate_config import EvaluateConfig
     from diffgrasp.sim.physics_test.prepared_object import prepare_object
@@ -114,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
         check_output_dir(args.render, "--render")
     overrides: dict[str, Any] = {"friction": args.friction}
     config = load_config_arg(EvaluateConfig, args.config, overrides)
-    grasp_set, invalid = read_grasps_lenient(args.grasps)
+    grasp_set, invalid = load_grasps_lenient(args.grasps)
     check_mesh(args.object, grasp_set.scale, closed=False)
     stem = Path(args.object).stem
     if grasp_set.object_name and grasp_set.object_name != stem:

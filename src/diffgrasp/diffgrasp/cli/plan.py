@@ -23,7 +23,7 @@ from diffgrasp.cli.args import (
     positive_int,
     torch_device,
 )
-from diffgrasp.io import atomic_write_json, output_lock
+from diffgrasp.io import output_lock
 
 if TYPE_CHECKING:  # torch loads only when the command runs
     from diffgrasp.planning.deadline import Deadline
@@ -167,8 +167,7 @@ def run(args: argparse.Namespace) -> int:
             save_grasps(output, grasp_set)
         else:  # cut short: the file says so (readers ignore the extra key)
             status = "interrupted" if interrupted else result.status
-            atomic_write_json(output, {**grasp_set.to_dict(), "planning": {"status": status,
-                                                                          "message": result.message}})
+            save_grasps(output, grasp_set, extra={"planning": {"status": status, "message": result.message}})
     print(f"{'#':>3} {'q1_exact':>9} {'pen_mm':>7} {'contacts':>8} {'fingers':>7}")
     for i, g in enumerate(result.grasps):
         m = g.metrics
