@@ -3,9 +3,9 @@
 The pipeline's stages keep their own configurations. The planner's nests here: ``DemoConfig.planner`` is a whole
 ``PlannerConfig`` (in YAML a ``planner:`` mapping, read by ``diffgrasp.config`` like any nested dataclass), whose
 default :func:`demo_planner` states what the demo changes from ``PlannerConfig``'s defaults (= ``config/planner.yaml``).
-``fusion_config`` / ``execution_config`` name optional YAML files of the fusion and execution configurations ("" =
-built-in defaults, which equal ``config/fusion.yaml`` etc.). The rest is what the demo chooses on top of them: the
-camera rig, where the object rests, the verification, and what to write.
+The fusion and execution configurations nest the same way (``fusion:`` and ``execution:`` mappings, each value the
+demo changes written there; defaults = ``config/fusion.yaml`` and ``config/execution.yaml``). The rest is what the demo
+chooses on top of them: the camera rig, where the object rests, the verification, and what to write.
 
 Files: :func:`default_object_path` (the demo's bundled object) and :func:`resolve_config_path` (how the config's
 relative paths are found).
@@ -17,7 +17,9 @@ import dataclasses
 from pathlib import Path
 
 from diffgrasp.data import data_path
+from diffgrasp.execution.execution_config import ExecutionConfig
 from diffgrasp.geometry.convex_decomposition import CoacdConfig
+from diffgrasp.perception.fusion import FusionConfig
 from diffgrasp.planning import OptimConfig, PhysicsRankConfig, PlannerConfig, ReseedConfig
 
 NOISE_MODELS = ("realsense", "none")
@@ -60,7 +62,8 @@ class DemoConfig:
     object_xy: where the object rests on the table (world x, y of its bounding-box centre; table top z = 0).
     num_grasps: ranked grasps kept after refinement (k). planner: the planner's settings (default
     ``demo_planner()``; its ``support_plane`` is set from the table that fusion sees); its ``min_candidates`` is also
-    the number of random initial candidates, and ``optim.iterations`` must be >= 1.
+    the number of random initial candidates, and ``optim.iterations`` must be >= 1. fusion, execution: the fusion
+    and the execution (robot scene, lift, rendered frames) settings.
     network_checkpoint: "" = the packaged checkpoint; without one the planner starts from random initialisation and
     the report says so. network_grasps: predictions used as initial candidates.
     min_approach_elevation_deg / min_forearm_elevation_deg: initial candidates (network or random) come from above
@@ -79,8 +82,8 @@ class DemoConfig:
     rehearsed nor executed while another grasp has enough.
     torch_threads: CPU threads for torch during the run (restored afterwards); 1 avoids OpenMP threads spinning
     against each other on a busy CPU (measured 8× faster refinement on the 2 shared cores); 0 = leave as is.
-    render_every / render_size: execution frames (simulated s between frames; width, height px) for the PNG strip
-    and the GIF; gif: also write ``execution.gif``; top_grasps: grasps drawn as ``grasp_NN.png``.
+    gif: also write ``execution.gif`` (frames: ``execution.render_every`` / ``render_size``); top_grasps: grasps drawn
+    as ``grasp_NN.png``.
     """
 
     cameras: str = "config/cameras_sim.yaml"
@@ -88,8 +91,8 @@ class DemoConfig:
     object_xy: tuple[float, float] = (0.0, 0.0)
     num_grasps: int = 16
     planner: PlannerConfig = dataclasses.field(default_factory=demo_planner)
-    fusion_config: str = ""
-    execution_config: str = ""
+    fusion: FusionConfig = dataclasses.field(default_factory=FusionConfig)
+    execution: ExecutionConfig = dataclasses.field(default_factory=ExecutionConfig)
     network_checkpoint: str = ""
     network_grasps: int = 16
     min_approach_elevation_deg: float = 30.0
@@ -101,8 +104,6 @@ class DemoConfig:
     time_limit_s: float = 180.0
     min_touching_fingers: int = 2
     torch_threads: int = 1
-    render_every: float = 0.25
-    render_size: tuple[int, int] = (480, 360)
     gif: bool = True
     top_grasps: int = 3
 
@@ -125,15 +126,12 @@ class DemoConfig:
             raise ValueError(f"demo.min_touching_fingers: must be >= 0, got {self.min_touching_fingers}")
         if self.verify_passes < 1:
             raise ValueError(f"demo.verify_passes: must be >= 1, got {self.verify_passes}")
-        if not self.render_every > 0 or len(self.render_size) != 2 or min(self.render_size) < 16:
-            raise ValueError(f"demo.render_every must be > 0 and render_size (width, height) >= 16 px, got "
-                             f"{self.render_every}, {self.render_size}")
 
 
 FAST = {"num_grasps": 8,
         "planner": dataclasses.replace(demo_planner(), min_candidates=16, time_budget_s=30.0,
                                        optim=OptimConfig(iterations=40)),
-        "render_every": 0.4, "render_size": (320, 240), "gif": False, "top_grasps": 2}
+        "execution": ExecutionConfig(render_every=0.4, render_size=(320, 240)), "gif": False, "top_grasps": 2}
 """``--fast`` overrides: a coarse plan (``demo_planner()`` with 16 candidates, 40 iterations, 30 s) and fewer, smaller
 frames (the pipeline test uses these). Like every override it replaces a whole key: with ``--config`` and
 ``--fast``, the file's ``planner`` mapping gives way to this one."""

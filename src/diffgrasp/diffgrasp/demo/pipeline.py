@@ -32,7 +32,7 @@ import numpy as np
 import torch
 import trimesh
 
-from diffgrasp.config import load_config, to_dict
+from diffgrasp.config import to_dict
 from diffgrasp.demo.config import DemoConfig, default_object_path, resolve_config_path
 from diffgrasp.demo.execute import execute_grasps
 from diffgrasp.demo.figures import save_camera_views, save_execution_frames, save_fusion_figure, save_grasp_views
@@ -162,10 +162,7 @@ def _load(object_path: Path, output_dir: Path, seed: int, cfg: DemoConfig, progr
     true_mesh = _load_true_object(object_path).mesh
     rig_path = resolve_config_path(cfg.cameras)
     rig = load_rig(rig_path)
-    fusion_cfg = load_config(FusionConfig, resolve_config_path(cfg.fusion_config) if cfg.fusion_config else None)
-    exec_cfg = load_config(ExecutionConfig,
-                           resolve_config_path(cfg.execution_config) if cfg.execution_config else None)
-    exec_cfg = dataclasses.replace(exec_cfg, render_every=cfg.render_every, render_size=tuple(cfg.render_size))
+    fusion_cfg, exec_cfg = cfg.fusion, cfg.execution
     true_pose = resting_pose(true_mesh, tuple(cfg.object_xy))  # ONE true pose for the capture and the simulator
     output_dir.mkdir(parents=True, exist_ok=True)
     stages.add("load", t, f"{object_path.name}: {len(true_mesh.faces)} faces, "
@@ -411,7 +408,7 @@ def _outputs(run: _Run, scene_image: np.ndarray, fused_mesh: trimesh.Trimesh, gr
     run.files += [p.name for p in save_grasp_views(output_dir, fused_mesh, shown, run.object_path.stem)]
     if result is not None:
         run.files += [p.name for p in save_execution_frames(output_dir, result.frames, phases, cfg.gif,
-                                                            cfg.render_every)]
+                                                            cfg.execution.render_every)]
     run.stages.add("outputs", t, f"{len(run.files)} files in {output_dir}")
 
 

@@ -82,5 +82,10 @@ class ExecutionConfig:
     render_size: tuple[int, int] = (480, 360)
     render_shadows: bool = False
 
+    def __post_init__(self) -> None:
+        if not self.render_every > 0 or len(self.render_size) != 2 or min(self.render_size) < 16:
+            raise ValueError(f"execution: render_every must be > 0 and render_size (width, height) >= 16 px, got "
+                             f"{self.render_every}, {list(self.render_size)}")
+
 
 __all__ = ["ExecutionConfig", "IKConfig"]

@@ -79,7 +79,9 @@ def test_demo_planner_takes_the_network_stage_grasps_and_fills_with_random_start
     ({"planner": {"optim": {"iterations": 0}}}, "planner.optim.iterations"),
     ({"planner": {"bogus": 1}}, "unknown key"),
     ({"planner_candidates": 96}, "unknown key"),  # the flat keys of before issue 22 are gone
-    ({"render_size": (8, 8)}, "render_size"),
+    ({"execution": {"render_size": (8, 8)}}, "render_size"),
+    ({"render_size": (480, 360)}, "unknown key"),  # moved into execution: (issue 22)
+    ({"fusion_config": "x.yaml"}, "unknown key"),  # the fusion settings nest under fusion:
     ({"bogus": 1}, "unknown key"),
 ])
 def test_invalid_demo_config_is_rejected(override, match):
