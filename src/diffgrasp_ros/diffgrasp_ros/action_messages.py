@@ -14,15 +14,17 @@ from typing import Any
 
 import numpy as np
 
+from diffgrasp.grasps import GraspSet
 from diffgrasp_ros.conversions import (
     grasp_from_ros,
     grasp_set_from_ros,
     grasp_set_to_ros,
+    header_to_ros,
     joint_trajectory_to_ros,
     loss_terms_to_ros,
 )
 from diffgrasp_ros.message_factory import MessageFactory
-from diffgrasp_ros.sensor_conversions import Observation, observation_from_ros
+from diffgrasp_ros.sensor_conversions import Observation, observation_from_ros, observation_to_ros
 
 PKG = "diffgrasp_interfaces"
 EXECUTE_PHASES = ("pregrasp", "approach", "close", "squeeze", "lift")
@@ -37,14 +39,10 @@ def _finite_non_negative(value: float, name: str) -> float:
 
 
 def _empty_grasp_set(f: MessageFactory, frame_id: str = "object", object_id: str = "") -> Any:
-    from diffgrasp.grasps import GraspSet
-
     return grasp_set_to_ros(f, GraspSet("", "", []), object_id=object_id, frame_id=frame_id)
 
 
 def empty_observation(f: MessageFactory) -> Any:
-    from diffgrasp_ros.sensor_conversions import observation_to_ros
-
     return observation_to_ros(f, Observation("", "", 0, np.eye(4), np.zeros((0, 3)), np.zeros((0, 3), np.int64),
                                              np.zeros((0, 3), np.float32), False, "", []))
 
@@ -62,8 +60,6 @@ def fuse_request_to_ros(f: MessageFactory, views_msg: Any, object_id: str = "obj
 def capture_response_to_ros(f: MessageFactory, error_code: int, message: str, views_msg: Any | None) -> Any:
     """CaptureScene response; ``views_msg`` None → an empty MultiViewDepth."""
     if views_msg is None:
-        from diffgrasp_ros.conversions import header_to_ros
-
         views_msg = f(f"{PKG}/msg/MultiViewDepth", header=header_to_ros(f, ""), camera_names=[], depth=[],
                       camera_info=[], base_to_camera=[])
     return f(f"{PKG}/srv/CaptureScene_Response", error_code=int(error_code), message=str(message), views=views_msg)

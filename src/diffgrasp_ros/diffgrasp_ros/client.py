@@ -13,6 +13,7 @@ executor), so it is safe from any thread except this client's own executor threa
 
 from __future__ import annotations
 
+import argparse
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -20,8 +21,11 @@ from typing import Any
 import rclpy
 from rclpy.action import ActionClient
 from rclpy.callback_groups import ReentrantCallbackGroup
-from rclpy.executors import MultiThreadedExecutor
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
+
+from diffgrasp_interfaces.action import ExecuteGrasp, GraspObject, PredictGrasps, RefineGrasps
+from diffgrasp_interfaces.srv import CaptureScene, FuseScene
 
 
 class GraspClientError(RuntimeError):
@@ -30,9 +34,6 @@ class GraspClientError(RuntimeError):
 
 class GraspClient:
     def __init__(self, node_name: str = "grasp_client", namespace: str = "", server_timeout_s: float = 10.0) -> None:
-        from diffgrasp_interfaces.action import ExecuteGrasp, GraspObject, PredictGrasps, RefineGrasps
-        from diffgrasp_interfaces.srv import CaptureScene, FuseScene
-
         self.node = Node(node_name, namespace=namespace)
         group = ReentrantCallbackGroup()
         self.timeout_s = server_timeout_s
@@ -92,28 +93,20 @@ class GraspClient:
 
     # -- the pipeline, one call per step -------------------------------------------------------------------------------
     def capture(self, camera_names: list[str] | None = None, timeout_s: float = 0.0) -> Any:
-        from diffgrasp_interfaces.srv import CaptureScene
-
         request = CaptureScene.Request(camera_names=list(camera_names or []), timeout_s=float(timeout_s))
         return self.call_service("capture", request, timeout_s=(timeout_s or 10.0) + 5.0)
 
     def fuse(self, views: Any | None = None, object_id: str = "object", mesh_path: str = "") -> Any:
-        from diffgrasp_interfaces.srv import FuseScene
-
         request = FuseScene.Request(object_id=object_id, mesh_path=mesh_path)
         if views is not None:
             request.views = views
         return self.call_service("fuse", request, timeout_s=60.0)
 
     def predict(self, observation: Any, num_grasps: int = 16, feedback=None) -> tuple[int, Any]:
-        from diffgrasp_interfaces.action import PredictGrasps
-
         return self.run_action("predict", PredictGrasps.Goal(observation=observation, num_grasps=num_grasps), feedback)
 
     def refine(self, observation: Any, num_grasps: int = 16, initial_grasps: Any | None = None, max_iterations: int = 0,
                timeout_s: float = 0.0, seed: int = 0, feedback=None) -> tuple[int, Any]:
-        from diffgrasp_interfaces.action import RefineGrasps
-
         goal = RefineGrasps.Goal(observation=observation, num_grasps=num_grasps, max_iterations=max_iterations,
                                  timeout_s=float(timeout_s), seed=seed)
         if initial_grasps is not None:
@@ -121,15 +114,11 @@ class GraspClient:
         return self.run_action("refine", goal, feedback)
 
     def execute(self, grasp: Any, observation: Any, plan_only: bool = False, feedback=None) -> tuple[int, Any]:
-        from diffgrasp_interfaces.action import ExecuteGrasp
-
         return self.run_action("execute", ExecuteGrasp.Goal(grasp=grasp, observation=observation,
                                                             plan_only=plan_only), feedback)
 
     def grasp_object(self, object_id: str = "object", num_candidates: int = 16, refine: bool = True,
                      execute: bool = True, timeout_s: float = 0.0, feedback=None) -> tuple[int, Any]:
-        from diffgrasp_interfaces.action import GraspObject
-
         goal = GraspObject.Goal(object_id=object_id, num_candidates=num_candidates, refine=refine, execute=execute,
                                 timeout_s=float(timeout_s))
         return self.run_action("grasp_object", goal, feedback)
@@ -141,10 +130,6 @@ class GraspClient:
 
 def main(args=None) -> None:
     """``ros2 run diffgrasp_ros grasp_client``: run GraspObject once and print the outcome."""
-    import argparse
-
-    from rclpy.executors import ExternalShutdownException
-
     parser = argparse.ArgumentParser(description="Send one GraspObject goal and print feedback and result.")
     parser.add_argument("--object-id", default="object")
     parser.add_argument("-k", "--num-candidates", type=int, default=16)

@@ -14,7 +14,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+import torch
 
+from diffgrasp.geometry.rotations import matrix_to_quaternion_xyzw, normalize_quaternion, quaternion_xyzw_to_matrix
+from diffgrasp.grasps import GraspSet, grasp_from_dict
+from diffgrasp.hand.names import JOINT_NAMES
 from diffgrasp_ros.mesh_conversions import mesh_to_ros
 from diffgrasp_ros.message_factory import MessageFactory
 
@@ -57,8 +61,6 @@ def header_to_ros(f: MessageFactory, frame_id: str, stamp_ns: int = 0) -> Any:
 
 
 def _unit_quaternion(q: Any, where: str) -> np.ndarray:
-    from diffgrasp.geometry.rotations import normalize_quaternion
-
     return normalize_quaternion(np.asarray(q, dtype=float), where)
 
 
@@ -85,10 +87,6 @@ def pose_from_ros(msg: Any, where: str = "pose") -> tuple[np.ndarray, np.ndarray
 
 def matrix_to_position_quaternion(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Homogeneous (4, 4) → (position (3,), quaternion xyzw (4,) with w ≥ 0)."""
-    import torch
-
-    from diffgrasp.geometry.rotations import matrix_to_quaternion_xyzw
-
     m = np.asarray(matrix, dtype=float)
     if m.shape != (4, 4) or not np.isfinite(m).all():
         raise ValueError(f"transform: expected a finite (4, 4) matrix, got shape {m.shape}")
@@ -98,10 +96,6 @@ def matrix_to_position_quaternion(matrix: np.ndarray) -> tuple[np.ndarray, np.nd
 
 def position_quaternion_to_matrix(position: np.ndarray, quaternion_xyzw: np.ndarray) -> np.ndarray:
     """(3,) m + quaternion xyzw (4,) → homogeneous (4, 4) float64."""
-    import torch
-
-    from diffgrasp.geometry.rotations import quaternion_xyzw_to_matrix
-
     out = np.eye(4)
     out[:3, :3] = quaternion_xyzw_to_matrix(torch.as_tensor(np.asarray(quaternion_xyzw, dtype=float))).numpy()
     out[:3, 3] = position
@@ -159,8 +153,6 @@ def grasp_to_ros(f: MessageFactory, grasp: Any, *, frame_id: str = "object", sta
     Joints are written in the canonical order (wrist joints first when the grasp has them). ``quality`` is the
     exact Q1 metric when present, else the generalized one, else NaN; ``loss`` the ``loss`` metric unless given.
     """
-    from diffgrasp.hand.names import JOINT_NAMES
-
     names = [n for n in JOINT_NAMES if n in grasp.joints]
 
     def phase(values: Mapping[str, float] | None, field: str) -> np.ndarray:
@@ -199,8 +191,6 @@ def grasp_to_ros(f: MessageFactory, grasp: Any, *, frame_id: str = "object", sta
 
 def grasp_from_ros(msg: Any, index: int = 0) -> Any:
     """DexterousGrasp → validated ``Grasp`` (errors name ``grasps[index].field``; joint limits checked)."""
-    from diffgrasp.grasps import grasp_from_dict
-
     where = f"grasps[{index}]"
     if msg.hand_root_link != HAND_ROOT_LINK:
         raise ValueError(f"{where}.hand_root_link: expected {HAND_ROOT_LINK!r}, got {msg.hand_root_link!r}")
@@ -251,8 +241,6 @@ def grasp_set_to_ros(f: MessageFactory, grasp_set: Any, *, object_id: str = "obj
 
 def grasp_set_from_ros(msg: Any) -> Any:
     """GraspSet message → validated ``diffgrasp.grasps.GraspSet`` (palm poses stay in ``msg.header.frame_id``)."""
-    from diffgrasp.grasps import GraspSet
-
     if not (math.isfinite(msg.scale) and msg.scale > 0):
         raise ValueError(f"GraspSet.scale: expected a positive number, got {msg.scale}")
     for i, g in enumerate(msg.grasps):

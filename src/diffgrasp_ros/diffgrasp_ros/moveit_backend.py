@@ -165,6 +165,7 @@ class ActionHand:
     GOAL_TOLERANCE_VIOLATED = -5
 
     def __init__(self, node: Any, action_name: str, factory: MessageFactory, server_timeout_s: float) -> None:
+        # ROS-only (rclpy, control_msgs): this module imports without ROS (module docstring)
         from action_msgs.msg import GoalStatus
         from control_msgs.action import FollowJointTrajectory
         from rclpy.action import ActionClient
@@ -351,7 +352,7 @@ class MoveItExecutionBackend(ExecutionBackend):
     def _params(self, linear: bool, velocity_scaling: float) -> Any:
         make = self._plan_request_parameters
         if make is None:
-            from moveit.planning import PlanRequestParameters as make
+            from moveit.planning import PlanRequestParameters as make  # ROS-only: moveit_py, on a MoveIt machine
         params = make(self.moveit, self.linear_parameters if linear else self.free_space_parameters)
         if linear:  # a Cartesian straight line of the palm
             params.planning_pipeline, params.planner_id = self.linear_pipeline, self.linear_planner_id

@@ -21,7 +21,8 @@ import yaml
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.parameter import Parameter
 
-from diffgrasp.config import to_dict
+from diffgrasp.config import load_config, to_dict
+from diffgrasp.demo import FAST, DemoConfig
 from diffgrasp_ros.capture_node import CaptureNode
 from diffgrasp_ros.execution_node import ExecutionNode
 from diffgrasp_ros.fusion_node import FusionNode
@@ -46,9 +47,6 @@ class SimOptions:
 
 def demo_config(fast: bool) -> Any:
     """The embedded demo's configuration (``config/demo.yaml`` defaults, ``--fast`` overrides)."""
-    from diffgrasp.config import load_config
-    from diffgrasp.demo import FAST, DemoConfig
-
     return load_config(DemoConfig, None, FAST if fast else None)
 
 

@@ -23,6 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # heavy (torch, MuJoCo, Open3D, rclpy and every node): `diffgrasp --help` imports this module
     from diffgrasp.demo import default_object_path
 
     obj = args.object or default_object_path()

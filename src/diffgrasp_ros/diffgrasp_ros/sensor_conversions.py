@@ -13,6 +13,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from diffgrasp.demo.grasps import table_plane_in_frame
+from diffgrasp.perception.capture import Capture
 from diffgrasp_ros.conversions import (
     header_to_ros,
     matrix_to_position_quaternion,
@@ -173,8 +174,6 @@ def multiview_from_ros(msg: Any) -> DepthViews:
 
 def capture_from_views(views: DepthViews) -> Any:
     """DepthViews → ``diffgrasp.perception.Capture`` (stamps in seconds)."""
-    from diffgrasp.perception.capture import Capture
-
     return Capture(names=tuple(views.names), depth=views.depth, intrinsics=views.intrinsics,
                    camera_to_world=views.camera_to_world, stamps=np.asarray(views.stamps_ns, dtype=np.float64) / 1e9)
 

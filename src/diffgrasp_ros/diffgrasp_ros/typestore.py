@@ -58,7 +58,7 @@ def build_typestore(package_dirs: Iterable[str | os.PathLike]):
     Each directory is one interface package (``<dir>/msg``, ``srv``, ``action``); all types are registered at once
     so they may refer to each other.
     """
-    from rosbags.typesys import Stores, get_types_from_msg, get_typestore
+    from rosbags.typesys import Stores, get_types_from_msg, get_typestore  # optional: the core's ros-tools extra
 
     store = get_typestore(Stores.ROS2_JAZZY)
     types: dict = {}
