@@ -254,6 +254,9 @@ ROWS = [
                      r"--frames"), id="capture-frames-zero"),
     pytest.param(Row(lambda f: ["capture", "--simulate", S(f.box), "-o", S(f.dir / "c"), "--seed", "-1"],
                      r"--seed"), id="capture-seed-negative"),
+    pytest.param(Row(lambda f: ["capture", "--simulate", S(f.box), "-o", S(f.dir / "c"), "--noise-config",
+                                S(f.cfg_unknown)], r"--noise-config.*cfg_unknown_key\.yaml|cfg_unknown_key\.yaml.*"
+                                                   r"no_such_setting"), id="capture-noise-config-unknown-key"),
     pytest.param(Row(lambda f: ["capture", "--simulate", S(f.missing), "-o", S(f.dir / "c")],
                      r"--simulate.*nope\.obj"), id="capture-mesh-missing"),
     pytest.param(Row(lambda f: ["capture", "--simulate", S(f.nan_mesh), "-o", S(f.capture)], r"nan\.obj"),

@@ -95,10 +95,8 @@ FILES: dict[str, Dataclass | RosParams | DataFile | External] = {
                                                            "src/diffgrasp/diffgrasp/demo/config.py",
                                                            "src/diffgrasp_ros/diffgrasp_ros/sim_camera_node.py")),
     "config/demo.yaml": Dataclass("diffgrasp.demo:DemoConfig", ("src/diffgrasp/diffgrasp/cli/demo.py",)),
-    "config/depth_noise.yaml": Dataclass(
-        "diffgrasp.perception:DepthNoiseConfig",
-        unloaded="mirror of DepthNoiseConfig's defaults (tests/perception/test_perception_config.py); capture "
-                 "--simulate --noise realsense uses DepthNoiseConfig() and no flag or node loads this file"),
+    "config/depth_noise.yaml": Dataclass("diffgrasp.perception:DepthNoiseConfig",
+                                         ("src/diffgrasp/diffgrasp/cli/capture.py",)),
     "config/evaluate.yaml": Dataclass("diffgrasp.sim:EvaluateConfig",
                                       ("src/diffgrasp/diffgrasp/cli/evaluate.py",)),
     "config/execution.yaml": Dataclass("diffgrasp.execution:ExecutionConfig",
@@ -107,10 +105,6 @@ FILES: dict[str, Dataclass | RosParams | DataFile | External] = {
     "config/fusion.yaml": Dataclass("diffgrasp.perception:FusionConfig",
                                     ("src/diffgrasp/diffgrasp/cli/fuse.py", "launch/pipeline.launch.py",
                                      "src/diffgrasp_ros/diffgrasp_ros/fusion_node.py")),
-    "config/hand.yaml": Dataclass(
-        "diffgrasp.hand:HandConfig",
-        unloaded="mirror of HandConfig's defaults (tests/hand/test_hand_coupling.py); nothing builds a HandConfig "
-                 "(see DEAD_CLASSES)"),
     "config/loss.yaml": Dataclass("diffgrasp.losses:LossConfig",
                                   ("src/diffgrasp_training/diffgrasp_training/train_config.py",)),
     "config/network.yaml": Dataclass("diffgrasp.network:NetworkConfig",
@@ -158,10 +152,7 @@ UNREAD = {
 }
 """(class, field) read by no code, on purpose."""
 
-DEAD_CLASSES = {
-    "HandConfig": "issue 22, for the lead: built nowhere; JointCoupling gets coupling_ratio from PlannerConfig / "
-                  "NetworkConfig, so config/hand.yaml's coupling_ratio changes nothing",
-}
+DEAD_CLASSES: dict[str, str] = {}
 """Root dataclasses of FILES that no package code uses by name (outside their module and re-exports); known."""
 
 

@@ -10,10 +10,18 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from diffgrasp.cli.args import check_output_dir, check_output_file, existing_file, non_negative_int, positive_int
+from diffgrasp.cli.args import (
+    check_output_dir,
+    check_output_file,
+    existing_file,
+    load_config_arg,
+    non_negative_int,
+    positive_int,
+)
 from diffgrasp.geometry.mesh_validation import load_object_mesh
 from diffgrasp.io import atomic_write, output_lock
 from diffgrasp.perception.capture import Capture, write_capture
+from diffgrasp.perception.noise import DepthNoiseConfig
 from diffgrasp.perception.realsense import capture_frames
 from diffgrasp.perception.rig import load_rig
 from diffgrasp.perception.simulate import ring_rig, simulate_capture
@@ -39,6 +47,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                      help="render a simulated rig looking at this mesh (metres)")
     p.add_argument("--repair", action="store_true", help="--simulate: fill holes and fix winding of the mesh first")
     p.add_argument("--noise", choices=("realsense", "none"), default="realsense", help="simulated depth noise")
+    p.add_argument("--noise-config", type=existing_file,
+                   help="--simulate: DepthNoiseConfig YAML (default: built-in = config/depth_noise.yaml)")
     p.add_argument("--seed", type=non_negative_int, default=0, help="noise seed (simulation)")
     p.add_argument("--depth-format", choices=("png", "npy"), default="png",
                    help="png: 16-bit millimetres (like the camera); npy: float32 metres")
@@ -76,7 +86,8 @@ def _capture(args: argparse.Namespace, out: Path) -> int:
         mesh = load_object_mesh(args.simulate, repair=args.repair)
         cams = args.cameras or (DEFAULT_SIM_CAMERAS if DEFAULT_SIM_CAMERAS.is_file() else None)
         rig = load_rig(cams, args.camera) if cams else ring_rig(4).select(args.camera)
-        captures = [simulate_capture(mesh, rig, noise=args.noise, seed=args.seed + 1000 * k)
+        noise_config = load_config_arg(DepthNoiseConfig, args.noise_config, flag="--noise-config")
+        captures = [simulate_capture(mesh, rig, noise=args.noise, seed=args.seed + 1000 * k, noise_config=noise_config)
                     for k in tqdm(range(args.frames), desc="simulate", disable=args.frames == 1)]
     else:
         if not args.cameras:

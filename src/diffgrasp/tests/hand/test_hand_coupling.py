@@ -8,8 +8,7 @@ import pytest
 import torch
 
 from diffgrasp._checks import ShapeError
-from diffgrasp.config import load_config, to_dict
-from diffgrasp.hand import FINGER_JOINT_NAMES, JOINT_LIMITS, HandConfig, JointCoupling
+from diffgrasp.hand import FINGER_JOINT_NAMES, JOINT_LIMITS, JointCoupling
 
 REPO = Path(__file__).resolve().parents[4]
 
@@ -65,8 +64,9 @@ def test_errors() -> None:
         c.expand(torch.full((1, 18), float("nan")))
 
 
-def test_hand_config_yaml_equals_defaults() -> None:
-    assert to_dict(load_config(HandConfig, REPO / "config" / "hand.yaml")) == to_dict(HandConfig())
-    assert JointCoupling(HandConfig().coupling_ratio).ratio == 1.0
-    with pytest.raises(ValueError, match="coupling_ratio"):
-        HandConfig(coupling_ratio=-0.5)
+def test_coupling_ratio_is_checked() -> None:
+    """The ratio is a setting of its users (PlannerConfig, NetworkConfig: the network predicts reduced joints with
+    its own); JointCoupling checks it."""
+    assert JointCoupling().ratio == 1.0
+    with pytest.raises(ValueError, match="ratio must be finite and >= 0"):
+        JointCoupling(-0.5)
