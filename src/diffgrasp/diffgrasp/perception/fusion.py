@@ -23,7 +23,6 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
-import open3d as o3d
 import trimesh
 from scipy.spatial import cKDTree
 
@@ -161,6 +160,9 @@ def _plane_frame(plane: np.ndarray, origin_hint: np.ndarray) -> np.ndarray:
 
 
 def _object_cluster(points: np.ndarray, heights: np.ndarray, cfg: FusionConfig) -> np.ndarray:
+    # heavy (~0.5 s): every ROS node imports this module (sensor_conversions -> diffgrasp.demo), most never fuse
+    import open3d as o3d
+
     cand = points[(heights > cfg.object_min_height) & (heights < cfg.object_max_height)]
     if len(cand) < cfg.min_object_points:
         raise ValueError(f"object absent: only {len(cand)} depth points lie above the table plane")

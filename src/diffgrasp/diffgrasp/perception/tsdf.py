@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
-import open3d as o3d
 import trimesh
 from scipy import ndimage
 from skimage.measure import marching_cubes
@@ -199,6 +198,8 @@ def open3d_tsdf_surface(capture: Capture, voxel: float = 0.002, trunc_voxels: fl
     the world frame, extracted with ``weight_threshold=0.5`` (the default 3.0 drops surfaces seen by < 3 views; the
     legacy ``ScalableTSDFVolume`` integrates nothing in open3d 0.20). ``box`` = (lo, hi) world: only depth pixels whose
     points fall inside are integrated (faster). Used by the tests to check the dense carved TSDF above."""
+    import open3d as o3d  # heavy (~0.5 s), a test reference: fusion imports this module (see fusion._object_cluster)
+
     dev = o3d.core.Device("CPU:0")
     vbg = o3d.t.geometry.VoxelBlockGrid(attr_names=("tsdf", "weight"), attr_dtypes=(o3d.core.float32, o3d.core.float32),
                                         attr_channels=((1), (1)), voxel_size=voxel, block_resolution=16,
