@@ -22,13 +22,13 @@ from diffgrasp.sim.physics_test.hand_scene import build_scene
 from diffgrasp.sim.physics_test.prepared_object import prepare_mesh
 
 
-def settle_simulator(mesh: trimesh.Trimesh, name: str, config: PhysicsRankConfig, pieces: list | None = None
-                     ) -> tuple[SettleSimulator, float]:
+def settle_simulator(mesh: trimesh.Trimesh, name: str, config: PhysicsRankConfig, pieces: list | None = None,
+                     test: EvaluateConfig | None = None) -> tuple[SettleSimulator, float]:
     """The physics test's scene of ``mesh`` (its own frame, m) as a batched SettleSimulator → (simulator, seconds
     spent on the convex decomposition). ``pieces``: the decomposition when known (else ``config.coacd``'s, cached).
-    The scene and its ramps are the physics test's defaults (``EvaluateConfig()``, equal to config/evaluate.yaml)
-    with the ranking's decomposition settings."""
-    test = dataclasses.replace(EvaluateConfig(), coacd=config.coacd)
+    The scene and its ramps are the physics test's (``test``; default ``EvaluateConfig()``, equal to
+    config/evaluate.yaml) with the ranking's decomposition settings."""
+    test = dataclasses.replace(test or EvaluateConfig(), coacd=config.coacd)
     prepared = prepare_mesh(mesh, test, name=name, progress=False, pieces=pieces)
     model, index = build_scene(prepared.pieces, prepared.com, prepared.inertia, test.scene_params())
     return SettleSimulator(model, index, test, threads=config.threads), prepared.decomposition_seconds
@@ -38,10 +38,14 @@ class SettleScorer:
     """``GraspScorer`` of one object (the mesh in its file's frame) for every ranking and verification of a plan.
 
     ``coarse``: when the ranking's own decomposition (``physics_rank.coacd``) is not cached, compute the budget's
-    cheaper one (``budget.coacd``) instead."""
+    cheaper one (``budget.coacd``) instead. ``test``: the physics test's settings to mirror (default: its defaults =
+    config/evaluate.yaml); a plan judged with another ``evaluate --config`` can be ranked alike with
+    ``plan_grasps(scorer=functools.partial(SettleScorer, test=that_config))``."""
 
-    def __init__(self, file_object: ObjectModel, config: PlannerConfig, coarse: bool = False) -> None:
+    def __init__(self, file_object: ObjectModel, config: PlannerConfig, coarse: bool = False,
+                 test: EvaluateConfig | None = None) -> None:
         self.mesh, self.name, self.rank = file_object.mesh, file_object.name or "object", config.physics_rank
+        self.test = test
         coacd = self.rank.coacd
         if coarse and not is_cached(self.mesh, coacd):
             coacd = config.budget.coacd
@@ -58,7 +62,7 @@ class SettleScorer:
             timings["decomposition"] = timings.get("decomposition", 0.0) + time.perf_counter() - t0
         if pieces is None:
             return None
-        return settle_simulator(self.mesh, self.name, self.rank, pieces=pieces)[0]
+        return settle_simulator(self.mesh, self.name, self.rank, pieces=pieces, test=self.test)[0]
 
 
 __all__ = ["SettleScorer", "settle_simulator"]
