@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from diffgrasp.demo.grasps import table_plane_in_frame
+from diffgrasp.geometry.planes import plane_in_frame
 from diffgrasp.perception.capture import Capture
 from diffgrasp_ros.conversions import (
     header_to_ros,
@@ -247,7 +247,7 @@ def observation_from_fusion(result: Any, object_id: str, frame_id: str, stamp_ns
     pts = np.asarray(result.points, dtype=float)
     points = (pts @ world_to_object[:3, :3].T + world_to_object[:3, 3]).astype(np.float32)
     plane = getattr(result, "table_plane", None)
-    support = () if plane is None else tuple(float(x) for x in table_plane_in_frame(plane, result.object_to_world))
+    support = () if plane is None else tuple(float(x) for x in plane_in_frame(plane, result.object_to_world))
     return Observation(object_id, frame_id, int(stamp_ns), np.asarray(result.object_to_world, dtype=float),
                        np.asarray(mesh.vertices, dtype=float), np.asarray(mesh.faces, dtype=np.int64), points,
                        bool(mesh.is_watertight), mesh_path, list(camera_names), support)

@@ -21,8 +21,7 @@ from diffgrasp.hand.names import FINGER_JOINT_NAMES
 from diffgrasp.planning import PlannerConfig
 from diffgrasp.planning.initialization import initial_candidates
 
-__all__ = ["approach_elevation_deg", "forearm_elevation_deg", "map_grasps", "table_plane_in_frame",
-           "upper_hemisphere_init"]
+__all__ = ["approach_elevation_deg", "forearm_elevation_deg", "map_grasps", "upper_hemisphere_init"]
 
 
 def map_grasps(grasps: list[Grasp], transform: np.ndarray) -> list[Grasp]:
@@ -83,11 +82,3 @@ def upper_hemisphere_init(mesh, n: int, planner_cfg: PlannerConfig, min_elevatio
     return [Grasp(palm_position=pos[i].numpy(), palm_quaternion_xyzw=quats[j],
                   joints=dict(zip(FINGER_JOINT_NAMES, q22[j].tolist(), strict=True)))
             for j, i in enumerate(pick)]
-
-
-def table_plane_in_frame(plane_world: np.ndarray, frame_to_world: np.ndarray) -> np.ndarray:
-    """Plane (4,) (a, b, c, d), a x + b y + c z + d = 0 in world, unit normal → the same plane in the frame whose
-    pose in world is ``frame_to_world`` (4, 4)."""
-    n = frame_to_world[:3, :3].T @ plane_world[:3]
-    d = float(plane_world[:3] @ frame_to_world[:3, 3] + plane_world[3])
-    return np.array([*n, d])

@@ -40,7 +40,6 @@ from diffgrasp.demo.grasps import (
     approach_elevation_deg,
     forearm_elevation_deg,
     map_grasps,
-    table_plane_in_frame,
     upper_hemisphere_init,
 )
 from diffgrasp.demo.progress import progress_bar, show_progress
@@ -48,6 +47,7 @@ from diffgrasp.demo.report import NO_LIFTABLE_GRASP, PipelineReport, StageLog
 from diffgrasp.demo.verify import rehearse_grasps, verified_order
 from diffgrasp.execution import ExecutionConfig, ExecutionResult
 from diffgrasp.geometry import ObjectModel
+from diffgrasp.geometry.planes import plane_in_frame
 from diffgrasp.grasps import Grasp, GraspSet, save_grasps
 from diffgrasp.io import atomic_write, atomic_write_json
 from diffgrasp.network import CheckpointError, GraspPredictor
@@ -220,7 +220,7 @@ def _fuse(run: _Run, capture: Capture) -> tuple[FusionResult, trimesh.Trimesh]:
         "chamfer_mean_mm": 1000 * ch["mean"], "chamfer_p95_mm": 1000 * ch["p95"],
         "centre_error_mm": 1000 * centre_err, "fusion_timings_s": fusion.timings,
         "perceived_pose_world": fusion.object_to_world.tolist(), "table_plane_world": fusion.table_plane.tolist(),
-        "table_plane_object_frame": table_plane_in_frame(fusion.table_plane, fusion.object_to_world).tolist(),
+        "table_plane_object_frame": plane_in_frame(fusion.table_plane, fusion.object_to_world).tolist(),
         "true_pose_world": run.true_pose.tolist()}
     run.stages.add("fusion", t, f"{len(fusion.mesh.faces)} faces, chamfer {1000 * ch['mean']:.1f} mm "
                                 f"(p95 {1000 * ch['p95']:.1f}), centre error {1000 * centre_err:.1f} mm")
@@ -273,7 +273,7 @@ def _refine(run: _Run, fusion: FusionResult, fused: ObjectModel, initial: list[G
     bar = progress_bar(run.progress, cfg.planner.optim.iterations, "refine")
     try:
         # The table seen by fusion, in the fused object frame: the planner keeps the hand above it.
-        table = table_plane_in_frame(fusion.table_plane, fusion.object_to_world)
+        table = plane_in_frame(fusion.table_plane, fusion.object_to_world)
         planner = dataclasses.replace(cfg.planner, support_plane=tuple(float(x) for x in table))
         plan = plan_grasps(fused, k=cfg.num_grasps, seed=run.seed, config=planner, initial_grasps=initial,
                            progress=None if bar is None else lambda info: show_progress(bar, info))

@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from diffgrasp.geometry import ObjectModel
+from diffgrasp.geometry.planes import transformed_plane
 from diffgrasp.grasps import Grasp
 from diffgrasp.hand import JointCoupling, ShadowHand
 from diffgrasp.planning.canonical_frame import canonical_transform
@@ -261,8 +262,7 @@ def _plane_in_frame(plane, transform: np.ndarray) -> np.ndarray | None:
     plane = np.asarray(plane, dtype=float)
     if plane.shape != (4,) or not np.isfinite(plane).all() or abs(np.linalg.norm(plane[:3]) - 1) > 1e-3:
         raise ValueError(f"support_plane: expected (a, b, c, d) with a unit normal, got {plane.tolist()}")
-    n = transform[:3, :3] @ plane[:3]
-    return np.array([*n, plane[3] - n @ transform[:3, 3]])
+    return transformed_plane(plane, transform)
 
 
 __all__ = ["METHODS", "Method", "face_budget", "plan_grasps", "pool_size"]

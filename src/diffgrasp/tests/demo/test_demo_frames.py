@@ -11,8 +11,9 @@ from scipy.spatial.transform import Rotation
 from diffgrasp import cli
 from diffgrasp.demo.figures import save_execution_frames
 from diffgrasp.demo.grasps import approach_elevation_deg as _approach_elevation
-from diffgrasp.demo.grasps import forearm_elevation_deg, table_plane_in_frame, upper_hemisphere_init
+from diffgrasp.demo.grasps import forearm_elevation_deg, upper_hemisphere_init
 from diffgrasp.demo.grasps import map_grasps as _map_grasps
+from diffgrasp.geometry.planes import plane_in_frame, transformed_plane
 from diffgrasp.grasps import Grasp
 from diffgrasp.hand.names import FINGER_JOINT_NAMES
 from diffgrasp.planning import PlannerConfig
@@ -116,9 +117,11 @@ def test_table_plane_in_frame_keeps_points_on_the_plane():
     normal /= np.linalg.norm(normal)
     plane = np.array([*normal, -0.2])
     frame = _pose([0.4, 0.1, -0.7], [0.3, 0.2, 0.1])
-    local = table_plane_in_frame(plane, frame)
+    local = plane_in_frame(plane, frame)
     pts_world = rng.normal(size=(5, 3))
     pts_world -= (pts_world @ normal + plane[3])[:, None] * normal  # project onto the plane
     pts_local = (pts_world - frame[:3, 3]) @ frame[:3, :3]
     np.testing.assert_allclose(pts_local @ local[:3] + local[3], 0.0, atol=1e-12)
     np.testing.assert_allclose(np.linalg.norm(local[:3]), 1.0)
+    # the planner's form carries a plane along a transform: mapping by the frame's inverse is the same plane
+    np.testing.assert_allclose(transformed_plane(plane, np.linalg.inv(frame)), local, atol=1e-12)
