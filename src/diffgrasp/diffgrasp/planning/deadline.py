@@ -151,6 +151,17 @@ class Control:
         self._pace[stage] = (done + items, seconds + self.deadline.now() - t0)
 
 
+def stop_status(should_cancel: Callable[[], bool] | None, deadline: float | None,
+                clock: Clock = time.perf_counter) -> str | None:
+    """Why an iterative stage stops now: "cancelled" (the hook says so, polled first), "time_budget" (``clock`` at or
+    past ``deadline``), or None to go on."""
+    if should_cancel is not None and should_cancel():
+        return "cancelled"
+    if deadline is not None and clock() >= deadline:
+        return "time_budget"
+    return None
+
+
 def chunks(index: np.ndarray, size: int, ramp: bool = False) -> list[np.ndarray]:
     """``index`` (N,) split into consecutive chunks of ``size`` (the last may be shorter). ``ramp``: the first
     chunks are 4, 8, ... (doubling, below ``size``), so that a nearly spent budget still finishes a small chunk."""
@@ -162,4 +173,4 @@ def chunks(index: np.ndarray, size: int, ramp: bool = False) -> list[np.ndarray]
     return out
 
 
-__all__ = ["Clock", "Control", "Deadline", "Schedule", "chunks"]
+__all__ = ["Clock", "Control", "Deadline", "Schedule", "chunks", "stop_status"]

@@ -19,6 +19,7 @@ from diffgrasp.geometry import ObjectModel
 from diffgrasp.geometry.rotations import matrix_to_rotation6d, rotation6d_to_matrix
 from diffgrasp.hand import JointCoupling, ShadowHand
 from diffgrasp.losses.self_collision import self_collision
+from diffgrasp.planning.deadline import stop_status
 from diffgrasp.planning.plan_result import ProgressInfo
 from diffgrasp.planning.planner_config import PlannerConfig
 from diffgrasp.planning.refiner import RefineOutcome, RefineState
@@ -93,11 +94,9 @@ def refine_dexgraspnet(hand: ShadowHand, obj: ObjectModel, coupling: JointCoupli
     status, it = "succeeded", 0
     iterations = config.optim.iterations
     for it in range(iterations):
-        if should_cancel is not None and should_cancel():
-            status = "cancelled"
-            break
-        if deadline is not None and clock() >= deadline:
-            status = "time_budget"
+        stop = stop_status(should_cancel, deadline, clock)
+        if stop is not None:
+            status = stop
             break
         temperature = STARTING_TEMPERATURE * TEMPERATURE_DECAY ** (it // ANNEAL_PERIOD)
         step = STEP_SIZE * STEP_DECAY ** (it // ANNEAL_PERIOD)

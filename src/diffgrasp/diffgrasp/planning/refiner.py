@@ -15,6 +15,7 @@ from collections.abc import Callable
 import torch
 
 from diffgrasp.geometry.rotations import matrix_to_rotation6d, rotation6d_to_matrix
+from diffgrasp.planning.deadline import stop_status
 from diffgrasp.planning.plan_result import ProgressInfo
 from diffgrasp.planning.planner_config import OptimConfig
 
@@ -111,11 +112,9 @@ def refine(position: torch.Tensor, rotation: torch.Tensor, u: torch.Tensor, ener
                                   {k: float(v[i]) for k, v in best.terms.items()}, clock() - start_time))
         if it == config.iterations:
             break
-        if should_cancel is not None and should_cancel():
-            status = "cancelled"
-            break
-        if deadline is not None and clock() >= deadline:
-            status = "time_budget"
+        stop = stop_status(should_cancel, deadline, clock)
+        if stop is not None:
+            status = stop
             break
         frac = it / max(1, config.iterations - 1)
         scale = config.lr_decay + (1 - config.lr_decay) * 0.5 * (1 + math.cos(math.pi * frac))
