@@ -11,7 +11,7 @@ random palm starts only, ¾ and all pinch starts; no reseeding, and 1, 2 or 4 re
 ranking's staging; no verification, or verifying all of the best 2k / 3k with 1 s / 0.5 s pushes).
 
 Usage: ``.venv/bin/python bench/planner.py [--objects NAME,...] [-k 16] [--split val] [--methods diffgrasp,dexgraspnet]
-[--ablation] [--json out.json] [--perturb cap-default,cap-avx2,threads-1,jitter]``
+[--ablation] [--json out.json] [--perturb cap-default,cap-avx2,threads-1,jitter] [--profile]``
 
 ``--perturb`` re-runs the whole bench once per perturbation of the last bits of the arithmetic (bench/perturb.py),
 each in a fresh process, and prints each variant's success and passing grasps per second per perturbation, their mean
@@ -147,7 +147,7 @@ def run_variant(name: str, config: PlannerConfig, objects: list[str], k: int, wo
         contacts = [r.contact_count for r in report.results] if report else []
         rot_div, joint_div = diversity(result.grasps)
         rows.append({"object": obj, "returned": len(result.grasps), "passed": passed, "plan_s": seconds,
-                     "grasps_sha256": grasps_digest(result.grasps),
+                     "grasps_sha256": grasps_digest(result.grasps), "timings_s": result.timings_s,
                      "penetration_m": pen, "contacts": contacts, "rotation_diversity_deg": rot_div,
                      "joint_diversity_rad": joint_div,
                      "fails": [r.failed_direction for r in report.results if not r.passed] if report else []})
@@ -187,6 +187,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--perturb", default="", help=f"comma-separated of {', '.join(PERTURBATIONS)}")
     parser.add_argument("--jitter-m", type=float, default=0.0, help="move the meshes' vertices by up to this (m)")
+    parser.add_argument("--profile", action="store_true", help="also print where each plan's time went, per stage")
     args = parser.parse_args()
     if args.perturb:
         run_perturbed(parse(args.perturb), args)
@@ -211,9 +212,33 @@ def main() -> None:
     print(f"{'object':28s} " + " ".join(f"{r['name'][:16]:>16s}" for r in results))
     for i, obj in enumerate(objects):
         print(f"{obj:28s} " + " ".join(f"{r['objects'][i]['passed']:>16d}" for r in results))
+    if args.profile:
+        for r in results:
+            print_profile(r)
     if args.json:
         args.json.write_text(json.dumps({"results": results, "config": {n: dataclasses.asdict(c)
                                                                         for n, c in variants.items()}}, indent=1))
+
+
+# PlanResult.timings_s keys, in stage order; "physics_rank" (MuJoCo rollouts of the ranking, every round) and
+# "decomposition" (waiting for CoACD) are parts of "postprocess" and "reseed", shown after the total.
+STAGES = ("load", "init", "sdf_grid", "refine", "postprocess", "reseed", "verify", "total")
+PARTS = ("physics_rank", "decomposition")
+
+
+def print_profile(result: dict) -> None:
+    """Seconds per stage and object for one variant's rows, the sum and each stage's share of the total."""
+    names = STAGES + PARTS
+    print(f"\nprofile of {result['name']} (s; {', '.join(PARTS)} are parts of postprocess and reseed)")
+    print(f"{'object':28s} " + " ".join(f"{n[:12]:>12s}" for n in names))
+    sums = dict.fromkeys(names, 0.0)
+    for row in result["objects"]:
+        t = row["timings_s"]
+        for n in names:
+            sums[n] += t.get(n, 0.0)
+        print(f"{row['object']:28s} " + " ".join(f"{t.get(n, 0.0):12.2f}" for n in names))
+    print(f"{'sum':28s} " + " ".join(f"{sums[n]:12.1f}" for n in names))
+    print(f"{'share of total':28s} " + " ".join(f"{100 * sums[n] / max(sums['total'], 1e-9):11.0f}%" for n in names))
 
 
 def run_perturbed(perturbations: list[str], args: argparse.Namespace) -> None:
