@@ -7,8 +7,10 @@ rotation angle, mean std of the joint vector), planning seconds per grasp and pa
 ``--ablation`` adds rows for variants of our planner (no Q1 term, 16 vs 256 Q1 directions, no closeness, no
 post-processing, no physics ranking, physics ranking by the settle alone, 6 and 8 candidates per grasp; other
 starts than the default random ones (half of them pinch starts): network starts only, half network and half random,
-random palm starts only, ¾ and all pinch starts; no reseeding, and 1, 2 or 4 reseeding rounds of 32; the physics
-ranking's staging; no verification, or verifying all of the best 2k / 3k with 1 s / 0.5 s pushes).
+random palm starts only, ¾ and all pinch starts; no reseeding, and 1, 2 or 4 reseeding rounds of 32, or 8 copies per
+missing grasp; the physics
+ranking's staging; no verification, verification with 0.5 s pushes, or verifying all of the best 2k / 3k with 1 s /
+0.5 s pushes).
 
 Usage: ``.venv/bin/python bench/planner.py [--objects NAME,...] [-k 16] [--split val] [--methods diffgrasp,dexgraspnet]
 [--ablation] [--json out.json] [--perturb cap-default,cap-avx2,threads-1,jitter] [--profile]``
@@ -79,6 +81,9 @@ ABLATIONS: dict[str, PlannerConfig] = {
     "no reseeding": PlannerConfig(reseed=ReseedConfig(rounds=0)),
     "1 reseed round of 32": PlannerConfig(reseed=ReseedConfig(rounds=1, candidates=32)),
     "2 reseed rounds of 32": PlannerConfig(reseed=ReseedConfig(rounds=2, candidates=32)),
+    # issue 23 levers: reseed only 8 copies per grasp still missing (at most 64); verify with 0.5 s pushes
+    "reseed 8 per missing grasp": PlannerConfig(reseed=ReseedConfig(per_missing=8)),
+    "verify with 0.5 s pushes": PlannerConfig(physics_rank=PhysicsRankConfig(verify_push_s=0.5)),
     "4 reseed rounds of 32": PlannerConfig(reseed=ReseedConfig(rounds=4, candidates=32)),
     "2 reseed rounds of 96": PlannerConfig(reseed=ReseedConfig(candidates=96)),
     "reseed 6 per missing grasp": PlannerConfig(reseed=ReseedConfig(per_missing=6)),
@@ -220,10 +225,10 @@ def main() -> None:
                                                                         for n, c in variants.items()}}, indent=1))
 
 
-# PlanResult.timings_s keys, in stage order; "physics_rank" (MuJoCo rollouts of the ranking, every round) and
-# "decomposition" (waiting for CoACD) are parts of "postprocess" and "reseed", shown after the total.
+# PlanResult.timings_s keys, in stage order; the parts of "postprocess" and "reseed" (every round: closing and
+# measuring, exact Q1, the MuJoCo rollouts of the ranking, waiting for CoACD) are shown after the total.
 STAGES = ("load", "init", "sdf_grid", "refine", "postprocess", "reseed", "verify", "total")
-PARTS = ("physics_rank", "decomposition")
+PARTS = ("close_measure", "exact_q1", "physics_rank", "decomposition")
 
 
 def print_profile(result: dict) -> None:

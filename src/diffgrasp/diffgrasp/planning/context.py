@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import time
 from collections.abc import Callable
 
 import numpy as np
@@ -67,6 +68,10 @@ class PlanContext:
         """The grasp loss (plus the support-plane term) on this object, built on first use and shared by the
         refinement and the reseeding rounds."""
         return diffgrasp_energy(self.hand, self.obj, self.grid, self.coupling, self.config, self.plane)
+
+    def add_time(self, key: str, since: float) -> None:
+        """Add the seconds since ``since`` (a perf_counter value) to ``timings[key]`` (summed over rounds)."""
+        self.timings[key] = self.timings.get(key, 0.0) + time.perf_counter() - since
 
     def build_grid(self) -> None:
         """The signed-distance grid refinement and closing share (a short budget builds it from fewer samples)."""

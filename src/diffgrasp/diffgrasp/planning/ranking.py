@@ -7,6 +7,7 @@ reseeding round go through.
 from __future__ import annotations
 
 import dataclasses
+import time
 
 import numpy as np
 import torch
@@ -153,10 +154,14 @@ def postprocess_round(ctx: PlanContext, state: RefineState, keep_invalid: bool, 
     candidates not measured are dropped, candidates not physics-ranked follow the ranked ones (both noted).
     ``keep_invalid`` (the network method): invalid candidates follow the valid ones, least penetrating first."""
     post = postprocessor(ctx)
+    t0 = time.perf_counter()
     measured = close_and_measure(ctx, post, state, until[0])
+    ctx.add_time("close_measure", t0)
     if measured is None:
         return RankedCandidates.empty(), dict.fromkeys(REJECTIONS, 0)
+    t0 = time.perf_counter()
     checked = check_and_q1(ctx, measured, keep_invalid)
+    ctx.add_time("exact_q1", t0)
     poses = file_poses(ctx, post, measured)
     physics = None
     cancelled = ctx.control.cancel_requested()
