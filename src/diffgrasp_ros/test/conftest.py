@@ -11,27 +11,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from ros_test_domain import worker_domain_id
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 SRC_DIR = PACKAGE_DIR.parent
 REPO_ROOT = SRC_DIR.parent
 VENDORED = PACKAGE_DIR / "test" / "vendored_msgs"
 VENDORED_PACKAGES = ("control_msgs", "moveit_msgs", "object_recognition_msgs")
-
-
-
-def worker_domain_id() -> int:
-    """A ROS domain (1..100) for this test process that no other worker of the same pytest-xdist run shares: the
-    workers take consecutive ids from a base their controller's pid (their parent) chooses; without xdist the base
-    comes from this process's pid. (1 + pid % 100 alone let two workers meet about once in a hundred runs, and then
-    the ros-sim test's goal went to the other worker's orchestrator and was never answered.)"""
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
-    count = max(1, int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
-    index = int(worker[2:]) if worker[:2] == "gw" and worker[2:].isdigit() else 0
-    anchor = os.getppid() if worker else os.getpid()
-    slots = max(1, 100 // count)
-    return 1 + (anchor % slots) * count + index % count
-
 
 # DDS traffic of this test process stays on this machine and in its own domain: concurrent test processes (pytest-xdist
 # workers, other checkouts) would otherwise answer each other's actions of the same names.

@@ -6,7 +6,7 @@ from __future__ import annotations
 import itertools
 import os
 
-from conftest import worker_domain_id
+from ros_test_domain import worker_domain_id
 
 
 def test_workers_of_one_run_get_distinct_domains_in_range(monkeypatch):
