@@ -97,10 +97,11 @@ def _close_and_measure(ctx: PlanContext, post: GraspPostprocessor, state: Refine
     return closed, post.measure(closed, lambda a, b, r: self_penetration_depth(a, b, r, pairs))
 
 
-def check_and_q1(ctx: PlanContext, measured: Measured, keep_invalid: bool) -> Checked:
+def check_and_q1(ctx: PlanContext, measured: Measured, keep_invalid: bool, levels: int | None = None) -> Checked:
     """Apply the checks of ``config.post`` and compute exact Q1 of the valid candidates (with ``keep_invalid``, of
-    all: the network method returns its grasps even when they fail). Under a budget exact Q1 stops at the
-    schedule's end; the candidates not reached are dropped (noted)."""
+    all: the network method returns its grasps even when they fail) at the first ``levels`` ranking distances (None:
+    all; the first is the reported metric, the others only break ties, see ``tie_break_q1``). Under a budget exact
+    Q1 stops at the schedule's end; the candidates not reached are dropped (noted)."""
     post, control, m = ctx.config.post, ctx.control, measured.metrics
     pen = m["penetration"].cpu().numpy()
     self_pen = m["self_penetration"].cpu().numpy()
@@ -114,7 +115,35 @@ def check_and_q1(ctx: PlanContext, measured: Measured, keep_invalid: bool) -> Ch
                 "too_few_contacts": int((ok_pen & ok_self & ~ok_touch).sum()),
                 "below_support": int((ok_pen & ok_self & ok_touch & ~ok_support).sum())}
     valid = ok_pen & ok_self & ok_touch & ok_support
+    dist = m["contact_distance"].cpu().numpy()
+    q1 = np.zeros((len(RANKING_DISTANCES_M), len(pen)))
+    contact_count = (np.abs(dist) <= CONTACT_METRIC_DISTANCE_M).sum(1)
+    dropped = np.zeros(len(pen), dtype=bool)
+    checked = Checked(pen, self_pen, touching, valid, q1, contact_count, dropped, rejected)
+    todo = np.flatnonzero(valid | keep_invalid)
+    done = _fill_q1(ctx, measured, checked, todo, range(len(RANKING_DISTANCES_M) if levels is None else levels))
+    if done < len(todo):
+        dropped[todo[done:]] = True
+        valid &= ~dropped
+        control.note(f"exact Q1 of {len(todo) - done} candidates skipped")
+    return checked
 
+
+def tie_break_q1(ctx: PlanContext, measured: Measured, checked: Checked, score: np.ndarray | None) -> None:
+    """Exact Q1 at the wider ranking distances (levels after the first), in place, for the valid candidates whose
+    ranking is not decided by ``score`` (B,) (the physics score: non-finite or shared with another candidate;
+    None: all). The wider levels only order candidates that the score and the first level leave tied."""
+    need = checked.valid.copy()
+    if score is not None:
+        values, counts = np.unique(score[need], return_counts=True)
+        need &= ~np.isfinite(score) | np.isin(score, values[counts > 1])
+    _fill_q1(ctx, measured, checked, np.flatnonzero(need), range(1, len(RANKING_DISTANCES_M)))
+
+
+def _fill_q1(ctx: PlanContext, measured: Measured, checked: Checked, todo: np.ndarray, levels: range) -> int:
+    """Exact Q1 of candidates ``todo`` at ranking distances ``levels`` into ``checked.q1``; → how many candidates
+    were done (under a budget it stops at the schedule's end)."""
+    control, m = ctx.control, measured.metrics
     dist = m["contact_distance"].cpu().numpy()
     cpts = m["contact_points"].cpu().numpy()
     cnormals = m["contact_normals"].cpu().numpy()
@@ -122,23 +151,16 @@ def check_and_q1(ctx: PlanContext, measured: Measured, keep_invalid: bool) -> Ch
     # Exact Q1 of the contact candidates within each ranking distance (the first = the reported metric, the physics
     # test's contact distance). Measured on 144 planned grasps: Q1 > 0 within 2 mm passed the physics test 85 % of the
     # time, within 3 mm 58 %, within 5 mm 42 %, the rest 11-19 %: the wider ones only break ties.
-    q1 = np.zeros((len(RANKING_DISTANCES_M), len(pen)))
-    contact_count = (np.abs(dist) <= CONTACT_METRIC_DISTANCE_M).sum(1)
-    dropped = np.zeros(len(pen), dtype=bool)
-    todo = np.flatnonzero(valid | keep_invalid)
     for count, i in enumerate(todo):  # qhull per grasp: a few ms each, post-processing only
         # (cheap next to closing: a closed candidate gets its Q1 until the schedule's end, not the ranking's)
         if control.budgeted and control.stop(control.schedule.end):
-            dropped[todo[count:]] = True
-            valid &= ~dropped
-            control.note(f"exact Q1 of {len(todo) - count} candidates skipped")
-            break
-        for level, distance in enumerate(RANKING_DISTANCES_M):
-            near = np.abs(dist[i]) <= distance
+            return count
+        for level in levels:
+            near = np.abs(dist[i]) <= RANKING_DISTANCES_M[level]
             if near.sum() >= 2:
-                q1[level, i] = exact_q1(cpts[i, near], cnormals[i, near], torque_scale=rho, center=com)
-    return Checked(pen, self_pen, touching, valid, q1, contact_count, dropped, rejected)
+                checked.q1[level, i] = exact_q1(cpts[i, near], cnormals[i, near], torque_scale=rho, center=com)
+    return len(todo)
 
 
 __all__ = ["CONTACT_METRIC_DISTANCE_M", "Checked", "Measured", "RANKING_DISTANCES_M", "REJECTIONS", "check_and_q1",
-           "close_and_measure", "postprocessor"]
+           "close_and_measure", "postprocessor", "tie_break_q1"]

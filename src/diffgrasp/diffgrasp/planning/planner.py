@@ -10,7 +10,8 @@ A plan is a list of stages over one ``PlanContext`` (diffgrasp.planning.context)
   self-collision, too few touching fingers, support plane), exact Q1;
 - rank (``planning.ranking``): by the injected physics scorer's rollouts (``planning.scoring``), then exact Q1;
 - reseed (``planning.reseed``): too few holding — refine jittered copies of the holding ones and rank again;
-- verify (``planning.verify``): the best (up to 2k) with longer pushes, the k moving least first.
+- verify (``planning.verify``): the best (up to 2k) with longer pushes, the k moving least first; the grasps that
+  already hold are verified in a background thread while the reseed stage runs.
 
 The methods differ only in their stage implementations (``METHODS``). Everything is in the object file's own frame;
 internally the plan runs in a frame the mesh defines (``canonical_transform``). Deterministic for a seed on CPU.
@@ -41,7 +42,7 @@ from diffgrasp.planning.refiner import RefineOutcome, RefineState, refine
 from diffgrasp.planning.reseed import reseed
 from diffgrasp.planning.scoring import ScorerFactory, load_scorer
 from diffgrasp.planning.starts import Poses, configured_starts, network_starts, random_starts
-from diffgrasp.planning.verify import Verification, verified_pick
+from diffgrasp.planning.verify import Verification, VerifyAhead, verified_pick
 
 
 def refine_grasp_loss(ctx: PlanContext, poses: Poses) -> RefineOutcome:
@@ -190,15 +191,20 @@ def _plan(obj: ObjectModel | str | os.PathLike, k: int, seed: int, config: Plann
     ranked, rejected = postprocess_round(ctx, outcome.state, method.keep_invalid,
                                          (control.schedule.close, control.schedule.rank))
     timings["postprocess"] = time.perf_counter() - t0
+    known: dict[int, tuple[float, float]] = {}
     if method.reseed and outcome.status == "succeeded" and not control.cancelled:
         t0 = time.perf_counter()
+        ahead = VerifyAhead(ctx, ranked)  # verifies the holding grasps beside the reseeding
         it_s = timings["refine"] / max(1, n * max(1, outcome.iterations))  # this machine's pace, for the budget
         post_s = timings["postprocess"] / max(1, n)
         ranked, added, rejected = reseed(ctx, ranked, rejected, lambda count, its: count * (its * it_s + post_s))
         n += added
         if added:
             timings["reseed"] = time.perf_counter() - t0
-    picked = _verify(ctx, ranked)
+        known = ahead.result(cancelled=control.cancel_requested())
+        if known:
+            timings["verify_ahead"] = ahead.seconds  # overlapped with reseeding, not part of the total's sum
+    picked = _verify(ctx, ranked, known)
     timings["total"] = time.perf_counter() - start
     return _result(ctx, outcome, picked.grasps(ranked), n, rejected, pool_note)
 
@@ -225,14 +231,15 @@ def _context(obj: ObjectModel, k: int, seed: int, config: PlannerConfig, device:
                        short=short)
 
 
-def _verify(ctx: PlanContext, ranked: RankedCandidates) -> Verification:
-    """The verify stage when the physics ranking is on and time is left; else the ranking's k best distinct."""
+def _verify(ctx: PlanContext, ranked: RankedCandidates, known: dict[int, tuple[float, float]]) -> Verification:
+    """The verify stage when the physics ranking is on and time is left; else the ranking's k best distinct.
+    ``known``: motions verified ahead (VerifyAhead)."""
     picked = ranked.pick(ctx.k, ctx.config.post)
     rank = ctx.config.physics_rank
     if ctx.scorer is None or rank.verify_per_grasp <= 0 or not picked or ctx.control.stop(ctx.control.schedule.end):
         return Verification(picked, {})
     t0 = time.perf_counter()
-    verification = verified_pick(ctx, ranked)
+    verification = verified_pick(ctx, ranked, known)
     ctx.timings["verify"] = time.perf_counter() - t0
     return verification
 

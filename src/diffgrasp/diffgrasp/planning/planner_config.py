@@ -117,7 +117,13 @@ class PhysicsRankConfig:
     six directions), in ranking order — the first k, then twice as many as are still missing to k that hold (score
     below ``verify_holding_score``), at most ceil(verify_per_grasp · k) in all — and the k that move the object
     least are returned, in that order (verify_per_grasp 0 = off). The short pushes miss grasps that hold for a
-    while and then slip (val split: slips after 0.75–1.6 s of a steady push).
+    while and then slip (val split: slips after 0.75–1.6 s of a steady push). A verification push whose outcome is
+    decided ends early (checked every ``verify_check_s``): the object moved as far as the physics test fails a grasp
+    (its other pushes end too; the same verdicts), or, with ``verify_rest_score`` > 0, it is at rest — at its speed
+    over the last two checks the rest of the push would add less than that to the score. Off by default: on 96
+    verified grasps of three val objects, 0.02 saved a fifth of the push steps but one grasp that was still for
+    0.2 s slipped later and would have been taken as holding. verify_ahead: the grasps that already hold are
+    verified in a background thread (one rollout thread) while reseeding runs (the same results).
     """
 
     enabled: bool = True
@@ -131,6 +137,9 @@ class PhysicsRankConfig:
     verify_per_grasp: float = 2.0
     verify_push_s: float = 1.0
     verify_holding_score: float = 1.0
+    verify_check_s: float = 0.1
+    verify_rest_score: float = 0.0
+    verify_ahead: bool = True
     threads: int = 0
     coacd: CoacdConfig = dataclasses.field(default_factory=CoacdConfig)
     scorer: str = "diffgrasp.sim.physics_rank.scorer:SettleScorer"
@@ -151,6 +160,9 @@ class PhysicsRankConfig:
             raise ValueError("planner.physics_rank: verify_per_grasp must be >= 0, verify_push_s and "
                              f"verify_holding_score > 0, got {self.verify_per_grasp}, {self.verify_push_s} and "
                              f"{self.verify_holding_score}")
+        if not (self.verify_check_s > 0 and self.verify_rest_score >= 0):
+            raise ValueError("planner.physics_rank: verify_check_s must be > 0 and verify_rest_score >= 0, got "
+                             f"{self.verify_check_s} and {self.verify_rest_score}")
 
 
 @dataclasses.dataclass(frozen=True)

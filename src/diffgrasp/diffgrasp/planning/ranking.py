@@ -17,7 +17,15 @@ from diffgrasp.grasps import Grasp
 from diffgrasp.hand.names import FINGER_JOINT_NAMES
 from diffgrasp.planning.context import PlanContext
 from diffgrasp.planning.deadline import chunks
-from diffgrasp.planning.measure import REJECTIONS, Checked, Measured, check_and_q1, close_and_measure, postprocessor
+from diffgrasp.planning.measure import (
+    REJECTIONS,
+    Checked,
+    Measured,
+    check_and_q1,
+    close_and_measure,
+    postprocessor,
+    tie_break_q1,
+)
 from diffgrasp.planning.postprocess import GraspPostprocessor, select_diverse
 from diffgrasp.planning.refiner import RefineState
 from diffgrasp.planning.scoring import best_phase_variants
@@ -160,13 +168,18 @@ def postprocess_round(ctx: PlanContext, state: RefineState, keep_invalid: bool, 
     if measured is None:
         return RankedCandidates.empty(), dict.fromkeys(REJECTIONS, 0)
     t0 = time.perf_counter()
-    checked = check_and_q1(ctx, measured, keep_invalid)
+    ranks = ctx.scorer is not None and not ctx.control.cancel_requested()
+    # with the physics ranking the wider Q1 levels only break its ties: computed afterwards, where needed
+    checked = check_and_q1(ctx, measured, keep_invalid, levels=1 if ranks else None)
     ctx.add_time("exact_q1", t0)
     poses = file_poses(ctx, post, measured)
     physics = None
-    cancelled = ctx.control.cancel_requested()
-    if ctx.scorer is not None and checked.valid.any() and not cancelled:
+    if ranks and checked.valid.any():
         physics = physics_rank(ctx, post, measured, checked.valid, poses, until[1])
+    if ranks:
+        t0 = time.perf_counter()
+        tie_break_q1(ctx, measured, checked, None if physics is None else physics.score)
+        ctx.add_time("exact_q1", t0)
     return assemble(measured, checked, poses, physics, keep_invalid), checked.rejected
 
 

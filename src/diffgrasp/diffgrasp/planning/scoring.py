@@ -29,6 +29,24 @@ if TYPE_CHECKING:
 PushFilter = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
+@dataclasses.dataclass(frozen=True)
+class PushStop:
+    """When a push may end before its full length because its outcome is decided, checked every ``check_s``:
+
+    - failed: the object moved or turned as far as the physics test fails a grasp (the simulator's own thresholds);
+      that grasp's other pushes end too (its worst motion already fails it);
+    - at rest: from the second check on, at the speed of the last two checks the rest of the push would add less than
+      ``rest_score`` to the motion score (``motion_score``'s scales), so the full push would report at most that much
+      more (0: never). A grasp that holds usually comes to rest within 0.2 s of a steady push, but some slip after
+      a still spell (see PhysicsRankConfig).
+    """
+
+    check_s: float
+    rest_score: float
+    displacement_scale_m: float
+    rotation_scale_deg: float
+
+
 class GraspSimulator(Protocol):
     """Rollouts of many grasps on one object (positions m, quaternions wxyz, joints (N, 22) rad, the mesh's frame)."""
 
@@ -36,10 +54,11 @@ class GraspSimulator(Protocol):
 
     def settle(self, pregrasp_position: np.ndarray, pregrasp_quat_wxyz: np.ndarray, pregrasp_joints: np.ndarray,
                grasp_position: np.ndarray, grasp_quat_wxyz: np.ndarray, grasp_joints: np.ndarray,
-               squeeze_joints: np.ndarray, push_s: float = 0.0, push_filter: PushFilter | None = None
-               ) -> tuple[np.ndarray, np.ndarray]:
+               squeeze_joints: np.ndarray, push_s: float = 0.0, push_filter: PushFilter | None = None,
+               push_stop: PushStop | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Object displacement (N,) m and rotation (N,) deg after the closing and squeeze, or with ``push_s`` > 0 the
-        worst over that and six pushes; ``push_filter(displacement, rotation)`` → (N,) bool: push only those."""
+        worst over that and six pushes; ``push_filter(displacement, rotation)`` → (N,) bool: push only those;
+        ``push_stop``: pushes whose outcome is decided end early (None: every push runs ``push_s``)."""
 
     def phase_arrays(self, grasps: list[Grasp]) -> dict[str, np.ndarray]:
         """The grasps' own phases as the physics test runs them (its defaults where a grasp has none), as
@@ -52,10 +71,11 @@ class GraspSimulator(Protocol):
 class GraspScorer(Protocol):
     """One object's physics scene for one plan; may prepare it (convex decomposition) in the background."""
 
-    def simulator(self, stop: Callable[[], bool] | None = None,
-                  timings: dict[str, float] | None = None) -> GraspSimulator | None:
+    def simulator(self, stop: Callable[[], bool] | None = None, timings: dict[str, float] | None = None,
+                  threads: int | None = None) -> GraspSimulator | None:
         """A fresh simulator, or None when ``stop()`` turned True while the scene was still being prepared
-        (``timings["decomposition"]`` accumulates the wait)."""
+        (``timings["decomposition"]`` accumulates the wait); ``threads``: its rollout threads (None: the
+        configured ``physics_rank.threads``)."""
 
 
 # (object in the mesh file's frame, planner settings, coarse: a short budget asks for a cheap preparation) → scorer
@@ -106,13 +126,19 @@ def fail_prefilter(sim: GraspSimulator, position: np.ndarray, quat_wxyz: np.ndar
     displacement[deep] = np.inf
 
 
+def verification_stop(config: PhysicsRankConfig) -> PushStop:
+    """The verification's early end of decided pushes (``verify_check_s``, ``verify_rest_score``)."""
+    return PushStop(config.verify_check_s, config.verify_rest_score, config.displacement_scale_m,
+                    config.rotation_scale_deg)
+
+
 def verification_motion(grasps: list[Grasp], sim: GraspSimulator, config: PhysicsRankConfig) -> SettleMotion:
     """Each grasp's own phases (file frame) through the physics test's closing and squeeze in ``sim``, then six
-    pushes of ``config.verify_push_s`` (every grasp pushed): the worst object motion, as SettleMotion (a pregrasp
-    failing the test's pre-filter: inf)."""
+    pushes of ``config.verify_push_s`` (every grasp pushed; decided pushes end early, see ``verification_stop``):
+    the worst object motion, as SettleMotion (a pregrasp failing the test's pre-filter: inf)."""
     t0 = time.perf_counter()
     phases = sim.phase_arrays(grasps)
-    displacement, rotation = sim.settle(**phases, push_s=config.verify_push_s)
+    displacement, rotation = sim.settle(**phases, push_s=config.verify_push_s, push_stop=verification_stop(config))
     fail_prefilter(sim, phases["pregrasp_position"], phases["pregrasp_quat_wxyz"], phases["pregrasp_joints"],
                    displacement)
     return SettleMotion(displacement, rotation, time.perf_counter() - t0, 0.0)
@@ -171,5 +197,6 @@ def best_phase_variants(post: GraspPostprocessor, closed: ClosedGrasps, index: n
     return PhaseChoice(squeezes[best, np.arange(n)], openings[best, np.arange(n)], chosen)
 
 
-__all__ = ["GraspScorer", "GraspSimulator", "PhaseChoice", "ScorerFactory", "SettleMotion", "best_phase_variants",
-           "fail_prefilter", "load_scorer", "motion_score", "push_filter", "verification_motion"]
+__all__ = ["GraspScorer", "GraspSimulator", "PhaseChoice", "PushStop", "ScorerFactory", "SettleMotion",
+           "best_phase_variants", "fail_prefilter", "load_scorer", "motion_score", "push_filter", "verification_motion",
+           "verification_stop"]

@@ -43,9 +43,9 @@ class CountingScorer(SettleScorer):
         self.handed_out = 0
         CountingScorer.made.append(self)
 
-    def simulator(self, stop=None, timings=None):
+    def simulator(self, stop=None, timings=None, threads=None):
         self.handed_out += 1
-        return super().simulator(stop, timings)
+        return super().simulator(stop, timings, threads)
 
 
 def test_the_injected_scorer_ranks_and_gives_the_default_result(box_path):

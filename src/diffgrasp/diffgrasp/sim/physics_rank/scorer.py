@@ -23,15 +23,17 @@ from diffgrasp.sim.physics_test.prepared_object import prepare_mesh
 
 
 def settle_simulator(mesh: trimesh.Trimesh, name: str, config: PhysicsRankConfig, pieces: list | None = None,
-                     test: EvaluateConfig | None = None) -> tuple[SettleSimulator, float]:
+                     test: EvaluateConfig | None = None, threads: int | None = None) -> tuple[SettleSimulator, float]:
     """The physics test's scene of ``mesh`` (its own frame, m) as a batched SettleSimulator → (simulator, seconds
     spent on the convex decomposition). ``pieces``: the decomposition when known (else ``config.coacd``'s, cached).
     The scene and its ramps are the physics test's (``test``; default ``EvaluateConfig()``, equal to
-    config/evaluate.yaml) with the ranking's decomposition settings."""
+    config/evaluate.yaml) with the ranking's decomposition settings; ``threads`` rollout threads (None:
+    ``config.threads``)."""
     test = dataclasses.replace(test or EvaluateConfig(), coacd=config.coacd)
     prepared = prepare_mesh(mesh, test, name=name, progress=False, pieces=pieces)
     model, index = build_scene(prepared.pieces, prepared.com, prepared.inertia, test.scene_params())
-    return SettleSimulator(model, index, test, threads=config.threads), prepared.decomposition_seconds
+    threads = config.threads if threads is None else threads
+    return SettleSimulator(model, index, test, threads=threads), prepared.decomposition_seconds
 
 
 class SettleScorer:
@@ -52,17 +54,18 @@ class SettleScorer:
         self.coarse = coacd != self.rank.coacd
         self.job = DecompositionJob(self.mesh, coacd, self.name)
 
-    def simulator(self, stop: Callable[[], bool] | None = None,
-                  timings: dict[str, float] | None = None) -> SettleSimulator | None:
-        """A fresh SettleSimulator of the scene, or None when ``stop()`` turned True while waiting for the
-        decomposition (``timings["decomposition"]`` accumulates the wait)."""
+    def simulator(self, stop: Callable[[], bool] | None = None, timings: dict[str, float] | None = None,
+                  threads: int | None = None) -> SettleSimulator | None:
+        """A fresh SettleSimulator of the scene with ``threads`` rollout threads (None: ``physics_rank.threads``),
+        or None when ``stop()`` turned True while waiting for the decomposition (``timings["decomposition"]``
+        accumulates the wait)."""
         t0 = time.perf_counter()
         pieces = self.job.result(stop)
         if timings is not None:
             timings["decomposition"] = timings.get("decomposition", 0.0) + time.perf_counter() - t0
         if pieces is None:
             return None
-        return settle_simulator(self.mesh, self.name, self.rank, pieces=pieces, test=self.test)[0]
+        return settle_simulator(self.mesh, self.name, self.rank, pieces=pieces, test=self.test, threads=threads)[0]
 
 
 __all__ = ["SettleScorer", "settle_simulator"]

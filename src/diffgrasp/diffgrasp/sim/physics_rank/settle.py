@@ -22,6 +22,7 @@ from scipy.spatial.transform import Rotation
 
 from diffgrasp.geometry.rotations import quaternion_angle_wxyz, wxyz_to_xyzw, xyzw_to_wxyz
 from diffgrasp.grasps import Grasp
+from diffgrasp.planning.scoring import PushStop
 from diffgrasp.sim.physics_test.evaluate_config import EvaluateConfig
 from diffgrasp.sim.physics_test.hand_scene import SceneIndex
 from diffgrasp.sim.physics_test.trial import DIRECTIONS, GraspTester, Phases
@@ -98,13 +99,15 @@ class SettleSimulator:
     def settle(self, pregrasp_position: np.ndarray, pregrasp_quat_wxyz: np.ndarray, pregrasp_joints: np.ndarray,
                grasp_position: np.ndarray, grasp_quat_wxyz: np.ndarray, grasp_joints: np.ndarray,
                squeeze_joints: np.ndarray, push_s: float = 0.0,
-               push_filter: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
-               ) -> tuple[np.ndarray, np.ndarray]:
+               push_filter: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+               push_stop: PushStop | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Object displacement (N,) m and rotation (N,) deg, from the identity start, at the end of the squeeze ramp
         (``push_s`` = 0) or, with ``push_s`` > 0, the worst over the settle and six pushes (±x, ±y, ±z, the test's
         force, fixed in the object's start frame) of ``push_s`` seconds each from the squeezed state.
         push_filter(displacement, rotation) → (N,) bool: push only those grasps (the others report the settle
         motion, a lower bound: for grasps already out of the running, the pushes are almost half the steps).
+        push_stop: pushes whose outcome is decided end early (see PushStop; the test's failure thresholds are this
+        simulator's ``config``'s).
 
         Positions (N, 3) m and quaternions (N, 4) wxyz in the object frame; joints (N, 22) rad, canonical order.
         An unstable simulation reports inf.
@@ -130,14 +133,16 @@ class SettleSimulator:
         if push_s > 0:
             pushed = np.ones(n, bool) if push_filter is None else np.asarray(push_filter(displacement, rotation), bool)
             if pushed.any():
-                push_disp, push_rot = self._push(out[pushed, -1], control[pushed, -1], push_s)
+                push_disp, push_rot = self._push(out[pushed, -1], control[pushed, -1], push_s, push_stop)
                 displacement[pushed] = np.maximum(displacement[pushed], push_disp)
                 rotation[pushed] = np.maximum(rotation[pushed], push_rot)
         return displacement, rotation
 
-    def _push(self, squeezed: np.ndarray, hold: np.ndarray, push_s: float) -> tuple[np.ndarray, np.ndarray]:
+    def _push(self, squeezed: np.ndarray, hold: np.ndarray, push_s: float, stop: PushStop | None = None
+              ) -> tuple[np.ndarray, np.ndarray]:
         """Six pushes of ``push_s`` s from the squeezed states (N, nstate) holding the last controls (N, nctrl);
-        → worst displacement (N,) m and rotation (N,) deg over the pushes and their steps."""
+        → worst displacement (N,) m and rotation (N,) deg over the pushes and their steps (with ``stop``, over the
+        steps run: decided pushes end early, in whole checks; at rest is judged over the last two checks)."""
         m, ix = self.model, self.index
         n, d = len(squeezed), len(DIRECTIONS)
         spec = _CONTROL_SPEC | int(mujoco.mjtState.mjSTATE_XFRC_APPLIED)
@@ -147,11 +152,43 @@ class SettleSimulator:
         control[:, :, xfrc + 6 * m.nbody:] = hold[:, None, m.nu:]
         force = self.config.disturbance_force * np.array([v for _, v in DIRECTIONS])  # (6, 3)
         control[:, :, xfrc + 6 * ix.object_body:xfrc + 6 * ix.object_body + 3] = force[None]
+        control = control.reshape(n * d, 1, -1)
+        state = np.repeat(squeezed, d, axis=0)
         steps = max(1, round(push_s / m.opt.timestep))
-        out, _ = rollout.rollout(self.model, self._data, np.repeat(squeezed, d, axis=0),
-                                 control.reshape(n * d, 1, -1), control_spec=spec, nstep=steps)
-        displacement, rotation = self._object_motion(out)  # (N·6, steps)
-        return displacement.reshape(n, -1).max(1), rotation.reshape(n, -1).max(1)
+        check = steps if stop is None else max(1, round(stop.check_s / m.opt.timestep))
+        worst_d, worst_r = np.zeros(n * d), np.zeros(n * d)
+        earlier = state.copy()  # each push's state one check before the current one
+        active, done = np.arange(n * d), 0
+        while done < steps and len(active):
+            nstep = min(check, steps - done)
+            out, _ = rollout.rollout(self.model, self._data, state[active], control[active], control_spec=spec,
+                                     nstep=nstep)
+            displacement, rotation = self._object_motion(out)  # (A, nstep)
+            worst_d[active] = np.maximum(worst_d[active], displacement.max(1))
+            worst_r[active] = np.maximum(worst_r[active], rotation.max(1))
+            if stop is not None and done + nstep < steps:
+                # at rest: over the last two checks, slow enough that the rest of the push adds < rest_score
+                rest = self._move_score(earlier[active], out[:, -1], stop) * (steps - done - nstep) / (nstep + check)
+                failed = ((worst_d >= self.config.max_displacement_m) | (worst_r >= self.config.max_rotation_deg)
+                          ).reshape(n, d).any(1)  # inf (unstable) fails too
+                keep = ~failed[active // d] & ~((done > 0) & (rest < stop.rest_score))
+                earlier[active] = state[active]
+                state[active] = out[:, -1]
+                active = active[keep]
+            done += nstep
+        return worst_d.reshape(n, d).max(1), worst_r.reshape(n, d).max(1)
+
+    def _move_score(self, before: np.ndarray, after: np.ndarray, stop: PushStop) -> np.ndarray:
+        """(A,) the motion score of the object's move between two states (A, nstate): displacement / its scale +
+        rotation / its scale (inf when not finite)."""
+        at = self._qpos0 + self.index.object_qpos
+        p0, p1 = before[:, at:at + 3], after[:, at:at + 3]
+        q0, q1 = before[:, at + 3:at + 7], after[:, at + 3:at + 7]
+        with np.errstate(invalid="ignore"):
+            cos = np.abs((q0 * q1).sum(1)) / (np.linalg.norm(q0, axis=1) * np.linalg.norm(q1, axis=1))
+            turn = np.degrees(2.0 * np.arccos(np.clip(cos, 0.0, 1.0)))
+            score = np.linalg.norm(p1 - p0, axis=1) / stop.displacement_scale_m + turn / stop.rotation_scale_deg
+        return np.where(np.isfinite(score), score, np.inf)
 
     def pregrasp_penetration(self, pregrasp_position: np.ndarray, pregrasp_quat_wxyz: np.ndarray,
                              pregrasp_joints: np.ndarray) -> np.ndarray:

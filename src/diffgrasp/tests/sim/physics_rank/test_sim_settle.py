@@ -125,7 +125,7 @@ def test_verification_pushes_longer_and_fails_deep_pregrasps(cylinder_mesh, powe
     from diffgrasp.geometry import ObjectModel
     from diffgrasp.geometry.convex_decomposition import CoacdConfig
     from diffgrasp.planning import PhysicsRankConfig
-    from diffgrasp.planning.scoring import verification_motion
+    from diffgrasp.planning.scoring import verification_motion, verification_stop
     from diffgrasp.sim.physics_rank.scorer import settle_simulator
 
     monkeypatch.setenv("DIFFGRASP_CACHE", str(tmp_path))
@@ -137,10 +137,49 @@ def test_verification_pushes_longer_and_fails_deep_pregrasps(cylinder_mesh, powe
     cylinder = ObjectModel(cylinder_mesh, name="cylinder")
     sim, _ = settle_simulator(cylinder.mesh, "cylinder", rank)
     motion = verification_motion(grasps, sim, rank)
-    disp, rot = sim.settle(**sim.phase_arrays(grasps), push_s=0.2)
+    disp, rot = sim.settle(**sim.phase_arrays(grasps), push_s=0.2, push_stop=verification_stop(rank))
     np.testing.assert_array_equal(motion.displacement_m[:3], disp[:3])
     np.testing.assert_array_equal(motion.rotation_deg, rot)
     assert np.isinf(motion.displacement_m[3]) and np.isfinite(disp[3])
     longer = verification_motion(grasps[:1], sim, dataclasses.replace(rank, verify_push_s=0.4))
     assert longer.displacement_m[0] >= motion.displacement_m[0] - 1e-12  # the first 0.2 s are the same steps
     assert motion.score(rank)[0] < 1.0  # the firm grasp holds through the longer pushes
+
+
+def test_decided_pushes_end_early_with_the_same_verdicts(cylinder_tester, power_grasp, monkeypatch):
+    """PushStop: a push that moved the object as far as the test fails a grasp ends (with that grasp's other
+    pushes), the verdicts and the holding grasps' motion stay those of full pushes; with rest_score > 0 a firm
+    grasp at rest ends early too. Fewer rollout steps in both cases (counted)."""
+    from diffgrasp.planning.scoring import PushStop
+    from diffgrasp.sim.physics_rank import settle as settle_module
+    from diffgrasp.sim.physics_rank.settle import SettleSimulator
+
+    steps = []
+    rollout = settle_module.rollout.rollout
+
+    def counting(model, data, state, control=None, **kw):
+        out = rollout(model, data, state, control, **kw)
+        steps.append(out[0].shape[0] * out[0].shape[1])
+        return out
+
+    monkeypatch.setattr(settle_module.rollout, "rollout", counting)
+    phases = _stack([Phases.from_grasp(g) for g in _variants(power_grasp)])
+    sim = SettleSimulator(cylinder_tester.model, cylinder_tester.index, cylinder_tester.config, threads=1)
+    test = cylinder_tester.config
+
+    def run(stop):
+        steps.clear()
+        disp, rot = sim.settle(**phases, push_s=0.6, push_stop=stop)
+        return disp, rot, sum(steps)
+
+    full_d, full_r, full_steps = run(None)
+    fails = (full_d >= test.max_displacement_m) | (full_r >= test.max_rotation_deg)
+    assert fails.tolist() == [False, False, True]  # the poke shoves the object out; the two others hold
+    fail_d, fail_r, fail_steps = run(PushStop(0.1, 0.0, 0.03, 15.0))
+    np.testing.assert_array_equal((fail_d >= test.max_displacement_m) | (fail_r >= test.max_rotation_deg), fails)
+    np.testing.assert_allclose(fail_d[~fails], full_d[~fails], atol=2e-4)  # chunks restart the solver's warm start
+    np.testing.assert_allclose(fail_r[~fails], full_r[~fails], atol=0.5)
+    assert fail_steps < full_steps
+    rest_d, rest_r, rest_steps = run(PushStop(0.1, 0.05, 0.03, 15.0))
+    assert rest_steps < fail_steps
+    assert np.all(rest_d[0] / 0.03 + rest_r[0] / 15 <= full_d[0] / 0.03 + full_r[0] / 15 + 0.05)
