@@ -50,7 +50,8 @@ class VerifyAhead:
     background thread with one rollout thread, while the reseed stage runs; nothing when k grasps already hold (no
     reseeding follows), verification or ``physics_rank.verify_ahead`` is off, or under a time budget (whose
     schedule shares time stage by stage). Reseeding never displaces a holding grasp (``RankedCandidates.merged``),
-    so the verify stage meets these grasps first. Results do not depend on the thread: each grasp's rollouts are its own."""
+    so the verify stage meets these grasps first. Results do not depend on the thread: each grasp's rollouts are
+    its own."""
 
     def __init__(self, ctx: PlanContext, ranked: RankedCandidates) -> None:
         self.motions: dict[int, tuple[float, float]] = {}  # id(grasp) → (displacement m, rotation deg)
