@@ -42,6 +42,7 @@ from scipy.spatial.transform import Rotation
 
 from diffgrasp.planning import (
     InitConfig,
+    OptimConfig,
     PhysicsRankConfig,
     PlannerConfig,
     PostprocessConfig,
@@ -84,6 +85,9 @@ ABLATIONS: dict[str, PlannerConfig] = {
     # issue 23 levers: reseed only 8 copies per grasp still missing (at most 64); verify with 0.5 s pushes
     "reseed 8 per missing grasp": PlannerConfig(reseed=ReseedConfig(per_missing=8)),
     "verify with 0.5 s pushes": PlannerConfig(physics_rank=PhysicsRankConfig(verify_push_s=0.5)),
+    "verify after reseeding (not ahead)": PlannerConfig(physics_rank=PhysicsRankConfig(verify_ahead=False)),
+    "60 + 30 refinement iterations": PlannerConfig(optim=OptimConfig(iterations=60),
+                                                   reseed=ReseedConfig(iterations=30)),
     "4 reseed rounds of 32": PlannerConfig(reseed=ReseedConfig(rounds=4, candidates=32)),
     "2 reseed rounds of 96": PlannerConfig(reseed=ReseedConfig(candidates=96)),
     "reseed 6 per missing grasp": PlannerConfig(reseed=ReseedConfig(per_missing=6)),
