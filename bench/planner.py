@@ -88,6 +88,7 @@ ABLATIONS: dict[str, PlannerConfig] = {
     "verify after reseeding (not ahead)": PlannerConfig(physics_rank=PhysicsRankConfig(verify_ahead=False)),
     "60 + 30 refinement iterations": PlannerConfig(optim=OptimConfig(iterations=60),
                                                    reseed=ReseedConfig(iterations=30)),
+    "Q1 directions refined 8 steps": PlannerConfig(loss=dataclasses.replace(PlannerConfig().loss, refine_steps=8)),
     "4 reseed rounds of 32": PlannerConfig(reseed=ReseedConfig(rounds=4, candidates=32)),
     "2 reseed rounds of 96": PlannerConfig(reseed=ReseedConfig(candidates=96)),
     "reseed 6 per missing grasp": PlannerConfig(reseed=ReseedConfig(per_missing=6)),
