@@ -60,12 +60,15 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run ``diffgrasp`` with ``argv`` (default ``sys.argv[1:]``) → exit status (0 ok, 1 failure, 2 bad input)."""
+def main(argv: list[str] | None = None, whole_process: bool = False) -> int:
+    """Run ``diffgrasp`` with ``argv`` (default ``sys.argv[1:]``) → exit status (0 ok, 1 failure, 2 bad input).
+    ``whole_process``: this process was started for this command (the console script), so a ``--time-budget`` counts
+    from the process's start (interpreter and imports included)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     command = next((a for a in argv if not a.startswith("-")), None)
     parser = build_parser(only=command if command in COMMANDS else None)
     args = parser.parse_args(argv)  # usage errors: one line, SystemExit(2)
+    args._whole_process = whole_process
     return run_reported(f"diffgrasp {args.command}", lambda: args._module.run(args), debug=args.debug)
 
 
@@ -75,7 +78,7 @@ def console_main() -> None:
     Freeing torch, warp and MuJoCo at exit costs ~1 s of every command (and of every ``--time-budget``); outputs are
     written and closed by then (atomic writes, context managers), so the process flushes its streams and logging and
     leaves with ``os._exit``. Tests and library callers use ``main``."""
-    code = main()
+    code = main(whole_process=True)
     logging.shutdown()
     sys.stdout.flush()
     sys.stderr.flush()

@@ -29,7 +29,6 @@ if TYPE_CHECKING:  # torch loads only when the command runs
     from diffgrasp.planning.deadline import Deadline
 
 HELP = "plan K ranked, diverse grasps for a watertight mesh (metres, object frame)"
-FRESH_PROCESS_S = 20.0  # a process that started this long before parsing `plan` is a fresh `diffgrasp plan`
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -102,7 +101,8 @@ def _simplifying_fits(deadline: Deadline, end_fraction: float) -> Callable[[int]
 
 def run(args: argparse.Namespace) -> int:
     # --time-budget covers the whole command: from the process's start when `diffgrasp plan` is that process (the
-    # interpreter and package imports take ~2 s), else from when this command line was parsed
+    # interpreter and package imports take ~2 s), else (``main`` called in a longer-lived process: a library caller, a
+    # test) from when this command line was parsed
     started = getattr(args, "_started", None) or time.perf_counter()
     # torch, mujoco: loaded when `plan` runs, not when this module is imported (start-up of `diffgrasp --help`)
     from diffgrasp.geometry import ObjectModel
@@ -123,8 +123,8 @@ def run(args: argparse.Namespace) -> int:
                                                           "time_budget_s": args.time_budget,
                                                           "network_checkpoint": args.network_checkpoint and
                                                           str(args.network_checkpoint)})
-    born = process_start()
-    if born is not None and started - born < FRESH_PROCESS_S:
+    born = process_start() if getattr(args, "_whole_process", False) else None
+    if born is not None:
         started = born
     deadline = Deadline(config.time_budget_s, start=started, reserve_s=config.budget.exit_reserve_s)
     # The output is locked from here on: a second plan writing it fails now, not after planning.

@@ -103,3 +103,22 @@ def test_time_budget_status_is_written_and_said(tmp_path, inputs, capsys):
         assert json.loads(out.read_text())["planning"]["status"] == "time_budget"
     else:
         assert rc == 1 and "no grasp ready within the time budget" in err and not out.exists()
+
+
+def test_time_budget_counts_from_the_process_start_only_for_the_console_script(tmp_path, inputs, capsys,
+                                                                               monkeypatch):
+    """A process that started long ago: the console script (whole_process) counts its start-up in the budget;
+    ``main`` called inside a longer-lived process (a library caller, this test) counts from the command line."""
+    import time
+
+    from diffgrasp.cli import main
+    from diffgrasp.planning import deadline
+
+    monkeypatch.setattr(deadline, "process_start", lambda clock=time.perf_counter: clock() - 100.0)
+    mesh, config = inputs
+    out = tmp_path / "g.json"
+    args = ["plan", str(mesh), "-k", "2", "-o", str(out), "--config", str(config), "--time-budget", "8"]
+    assert main(args, whole_process=True) == 1
+    assert "spent starting up (100." in capsys.readouterr().err and not out.exists()
+    main(args)
+    assert "spent starting up" not in capsys.readouterr().err
