@@ -57,3 +57,19 @@ def test_verifying_ahead_gives_the_same_plan_and_skips_those_grasps(cylinder_pat
     assert "reseed" in ahead.timings_s and "verify_ahead" in ahead.timings_s and in_thread > 0
     assert sum(n for _, n in CountingScorer.verified) == in_thread + later  # nothing verified twice
     assert [g.to_dict() for g in ahead.grasps] == [g.to_dict() for g in after.grasps]
+
+
+def test_a_cancel_during_reseeding_stops_the_thread_and_returns_cancelled(cylinder_path):
+    """Cancelled while reseeding: the plan returns its best so far (cancelled) and leaves no verify-ahead thread."""
+    import threading
+
+    reseeding = []
+
+    def progress(info):
+        if info.stage == "reseed":
+            reseeding.append(info)
+
+    result = plan_grasps(cylinder_path, k=8, seed=0, config=FAST, progress=progress,
+                         should_cancel=lambda: bool(reseeding))
+    assert reseeding and result.status == "cancelled" and result.grasps
+    assert not any(t.name == "verify-ahead" and t.is_alive() for t in threading.enumerate())
