@@ -37,9 +37,11 @@ def inputs(tmp_path_factory):
 
 def _start(mesh, config, out, *flags) -> subprocess.Popen:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    # Ctrl-C as a terminal delivers it: a suite started as a background job of a non-interactive shell has SIGINT
+    # ignored, which the child would inherit (Python then installs no KeyboardInterrupt handler)
     return subprocess.Popen([sys.executable, "-m", "diffgrasp.cli", "plan", str(mesh), "-k", "4", "--config",
                              str(config), "-o", str(out), *flags], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=env)
+                            text=True, env=env, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def _interrupt_during_refinement(proc: subprocess.Popen, signum: int) -> tuple[str, str]:
