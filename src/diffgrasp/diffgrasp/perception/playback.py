@@ -5,6 +5,10 @@ as frames 0 and 2 about once in 40 runs on a loaded CPU), so replay reads the pl
 way librealsense's maintainers advise: non-real-time playback hands every frame to the sensor callback, and the
 callback blocks while ``max_buffered`` depth frames wait, which throttles the playback instead of dropping frames.
 Depth and colour are paired by nearest timestamp and joined into a frameset (for ``rs.align``) by a processing block.
+
+The playback starts reading when its first sensor starts and drops what it reads for a sensor not yet started, so the
+sensors start while it is paused: otherwise colour frame 0 went missing (its depth frame paired with colour frame 1)
+about once in 150 replays of a 3-frame recording on a loaded CPU.
 """
 
 from __future__ import annotations
@@ -47,10 +51,15 @@ class PlaybackReader:
         self._join_queue = rs.frame_queue(2, keep_frames=True)
         self._join.start(self._join_queue)
         self._pending_color: Any = None
+        self.playback.pause()
         for s in self.sensors:
             s.open(s.get_stream_profiles())
         for s in self.sensors:
-            s.start(self._on_frame)
+            self._start(s)
+        self.playback.resume()
+
+    def _start(self, sensor: Any) -> None:
+        sensor.start(self._on_frame)
 
     def _on_frame(self, frame: Any) -> None:
         kind = frame.get_profile().stream_type()

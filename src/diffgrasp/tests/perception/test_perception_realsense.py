@@ -141,6 +141,47 @@ def test_replay_of_a_long_recording_keeps_every_frame_for_a_slow_reader(tmp_path
     assert [c.metadata["frame_numbers"][0] for c in caps] == list(range(40))
 
 
+def test_replay_reads_nothing_until_every_sensor_started(tmp_path, monkeypatch):
+    """A frame the playback reads for a sensor not yet started is lost; here the colour sensor starts 0.2 s after the
+    depth sensor, and still every depth and colour frame arrives once, in recorded order, none before both started."""
+    import time
+
+    import pyrealsense2 as rs
+
+    from diffgrasp.perception import playback
+
+    n, H, W = 3, 24, 32
+    depth = np.full((n, H, W), 500, np.uint16) + np.arange(n, dtype=np.uint16)[:, None, None]
+    color = np.zeros((n, H, W, 3), np.uint8) + (10 * np.arange(n, dtype=np.uint8))[:, None, None, None]
+    K = np.array([[30.0, 0, 16], [0, 30.0, 12], [0, 0, 1]])
+    f = write_recording(tmp_path / "c.db3", depth, K, color=color)
+    events = []
+    start, on_frame = playback.PlaybackReader._start, playback.PlaybackReader._on_frame
+
+    def slow_start(self, sensor):
+        start(self, sensor)
+        events.append("start")
+        time.sleep(0.2)
+
+    def logged(self, frame):
+        events.append((frame.get_profile().stream_type().name, frame.get_frame_number()))
+        on_frame(self, frame)
+
+    monkeypatch.setattr(playback.PlaybackReader, "_start", slow_start)
+    monkeypatch.setattr(playback.PlaybackReader, "_on_frame", logged)
+    reader = playback.PlaybackReader(rs, f)
+    try:
+        pairs = []
+        while (fs := reader.next_frameset(2000)) is not None:
+            pairs.append((int(np.asanyarray(fs.get_depth_frame().get_data())[0, 0]) - 500,
+                          int(np.asanyarray(fs.get_color_frame().get_data())[0, 0, 0]) // 10))
+    finally:
+        reader.close()
+    assert events[:2] == ["start", "start"], events
+    assert sorted(events[2:]) == [(s, k) for s in ("color", "depth") for k in range(n)], events
+    assert pairs == [(k, k) for k in range(n)]
+
+
 def test_replay_with_colour_pairs_frames_and_aligns(tmp_path):
     sim = ring_rig(1)
     cam = sim.cameras[0]
