@@ -2,7 +2,9 @@
 
 Examples (``outputs/`` is git-ignored)::
 
-    diffgrasp-train generate outputs/train_data --objects ../shared/objects --workers 2   # rerun to finish
+    diffgrasp-train generate outputs/train_data --objects ../shared/objects --workers 2   # a local Ray, 2 tasks
+    diffgrasp-train generate outputs/train_data --resume          # after an interruption: the folder's own settings
+    diffgrasp-train generate /shared/data --objects /shared/objects --address auto --cpus-per-task 4   # a cluster
     diffgrasp-train train outputs/train_data outputs/train_run --config config/training.yaml --threads 1
     diffgrasp-train train outputs/train_data outputs/train_run --resume       # after a kill or --stop-at-step
     torchrun --standalone --nproc_per_node 2 -m diffgrasp_training train outputs/train_data outputs/ddp_run
@@ -32,10 +34,12 @@ from diffgrasp.cli.args import (
     run_reported,
     torch_device,
 )
+from diffgrasp.errors import ConfigError
 from diffgrasp.io import output_lock
 from diffgrasp.network.network_config import NetworkConfig
 from diffgrasp.planning.planner_config import PlannerConfig
 from diffgrasp_training.generate import generate_dataset
+from diffgrasp_training.runners import RaySettings
 from diffgrasp_training.train_config import MODES, TrainConfig
 from diffgrasp_training.trainer import train
 
@@ -82,7 +86,15 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--planner-config", type=existing_file,
                    help="planner YAML for the reference grasps, instead of the training config's dataset.planner "
                         "(its time_budget_s too)")
-    g.add_argument("--workers", type=positive_int, default=1, help="planner processes (one torch thread each)")
+    g.add_argument("--workers", type=positive_int, default=1,
+                   help="tasks at once on a local Ray started for the run (1 without --address: in this process)")
+    g.add_argument("--cpus-per-task", type=positive_int,
+                   help="CPUs of each Ray task, and its torch / MuJoCo thread cap (default 1)")
+    g.add_argument("--address", help="join a running Ray cluster: auto | ray://HOST:10001 (--workers is then unused)")
+    g.add_argument("--max-retries", type=non_negative_int, default=3,
+                   help="re-runs of an object whose Ray worker died (default 3)")
+    g.add_argument("--resume", action="store_true",
+                   help="continue OUT with the settings stored in its index (no dataset flags needed)")
     g.add_argument("--device", type=torch_device, default="cpu", help="planner device: cpu | cuda[:N]")
     _common(g)
     t = sub.add_parser("train", help="train the network on a data folder")
@@ -102,8 +114,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+_DATASET_FLAGS = ("config", "objects", "procedural", "grasps_per_object", "planner_config", "seed")
+
+
 def run(args: argparse.Namespace) -> int:
     check_output_dir(args.out, "OUT")  # before any planning or training
+    if args.command == "generate" and args.resume:
+        given = [f"--{k.replace('_', '-')}" for k in _DATASET_FLAGS if getattr(args, k, None) is not None]
+        if given:
+            raise ConfigError(f"--resume uses the settings stored in {args.out}/index.json; drop {', '.join(given)}")
     cfg, net_cfg = _configs(args)
     # One writer per data or run folder; a second one fails with one line. Under torchrun the ranks of one run share
     # the folder: rank 0 holds the lock for all of them.
@@ -114,8 +133,12 @@ def run(args: argparse.Namespace) -> int:
 
 def _run_locked(args: argparse.Namespace, cfg: TrainConfig, net_cfg: NetworkConfig) -> int:
     if args.command == "generate":
-        index = generate_dataset(args.out, cfg.dataset, net_cfg, objects_dir=args.objects, workers=args.workers,
-                                 device=args.device, progress=not args.no_progress)
+        ray = None
+        if args.address is not None or args.workers > 1 or args.cpus_per_task is not None:
+            ray = RaySettings(address=args.address, workers=args.workers, cpus_per_task=args.cpus_per_task or 1,
+                              max_retries=args.max_retries)
+        index = generate_dataset(args.out, cfg.dataset, net_cfg, objects_dir=args.objects, device=args.device,
+                                 progress=not args.no_progress, ray=ray, resume=args.resume)
         print(f"data index: {index}")
         return 0
     result = train(cfg, net_cfg, args.data, args.out, device=args.device, resume=args.resume,

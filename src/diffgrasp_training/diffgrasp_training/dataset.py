@@ -3,13 +3,17 @@
 Layout of a data folder::
 
     index.json                  {"format": "diffgrasp.training-data/1", "network_views": {...}, "dataset": {...},
-                                 "objects": [{"name", "split", "source", "mesh", "views", "grasps", "centre",
-                                              "num_grasps", "status", "error"}]}   (paths relative to the folder)
-    objects/<name>/mesh.obj     the object in its own (file) frame, metres
-    objects/<name>/views.npy    (V, H, W) float32 depth m, 0 = no hit (diffgrasp.network.preprocessing)
-    objects/<name>/grasps.json  reference grasps, diffgrasp.grasps/1, object frame (absent with 0 grasps/object)
+                                 "objects_dir": path or null,
+                                 "objects": [{"name", "split", "source", "shard", "mesh", "views", "grasps",
+                                              "centre", "num_grasps", "status", "error"}]}   (paths relative to the
+                                 folder)
+    shards/<digest>/mesh.obj    the object in its own (file) frame, metres
+    shards/<digest>/views.npy   (V, H, W) float32 depth m, 0 = no hit (diffgrasp.network.preprocessing)
+    shards/<digest>/grasps.json reference grasps, diffgrasp.grasps/1, object frame (absent with 0 grasps/object)
 
-``diffgrasp_training.generate`` writes such a folder (resumably); this module reads it.
+``diffgrasp_training.generate`` writes such a folder (resumably; a shard's name is its content's SHA-256, see
+``diffgrasp_training.shards``); this module reads it. Folders written before shards (``objects/<name>/...``) read
+the same: entries name their files.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from diffgrasp.network.min_of_n import MinOfNWeights
 from diffgrasp.planning.planner_config import PlannerConfig
 
 MODES = ("supervised", "unsupervised", "both")
-SHAPE_KINDS = ("box", "cylinder", "sphere", "capsule", "superquadric")
+SHAPE_KINDS = ("box", "cylinder", "sphere", "capsule", "superquadric", "torus", "convex_hull", "composite")
 
 
 def reference_planner() -> PlannerConfig:
@@ -33,10 +33,13 @@ class DatasetConfig:
 
     procedural_shapes: number of procedural shapes (kinds cycle through ``shape_kinds``).
     shape_kinds: procedural kinds used.
-    size_range_m: (min, max) of each procedural half-extent / radius (m), drawn uniformly per axis.
+    size_range_m: (min, max) of a procedural shape's largest half-extent / radius (m), drawn log-uniformly; the other
+        axes are 35–100 % of it (``diffgrasp_training.shapes.half_extents``).
     max_offset_m: each procedural mesh is placed at a random rotation and an offset of ½–1× this (m) from its file's
         origin, so the network's recentring is exercised.
     procedural_val_fraction: fraction of the procedural shapes put in the val split.
+    scaled_copies: copies of each train object of the objects folder, each uniformly scaled by a random factor in
+        ``scale_range`` (about the file's origin); they join the train split.
     grasps_per_object: reference grasps planned per object (``plan_grasps(k=...)``); 0 = no references
         (unsupervised training only).
     planner: the planner's settings for the reference grasps (default :func:`reference_planner`); a (partial)
@@ -45,12 +48,14 @@ class DatasetConfig:
     seed: seed of the procedural shapes and of the planner (object i uses seed + i).
     """
 
-    procedural_shapes: int = 100
+    procedural_shapes: int = 500
     shape_kinds: tuple[str, ...] = SHAPE_KINDS
-    size_range_m: tuple[float, float] = (0.015, 0.06)
+    size_range_m: tuple[float, float] = (0.0075, 0.125)
     max_offset_m: float = 0.1
     procedural_val_fraction: float = 0.1
-    grasps_per_object: int = 16
+    scaled_copies: int = 2
+    scale_range: tuple[float, float] = (0.7, 1.3)
+    grasps_per_object: int = 32
     planner: PlannerConfig = dataclasses.field(default_factory=reference_planner)
     seed: int = 0
 
@@ -63,8 +68,10 @@ class DatasetConfig:
             raise ValueError(f"DatasetConfig.size_range_m: need 0 < min ≤ max, got {self.size_range_m}")
         if not 0 <= self.procedural_val_fraction < 1:
             raise ValueError("DatasetConfig.procedural_val_fraction: must be in [0, 1)")
-        if self.procedural_shapes < 0 or self.grasps_per_object < 0:
-            raise ValueError("DatasetConfig: procedural_shapes and grasps_per_object must be ≥ 0")
+        if self.procedural_shapes < 0 or self.grasps_per_object < 0 or self.scaled_copies < 0:
+            raise ValueError("DatasetConfig: procedural_shapes, scaled_copies and grasps_per_object must be ≥ 0")
+        if not 0 < self.scale_range[0] <= self.scale_range[1]:
+            raise ValueError(f"DatasetConfig.scale_range: need 0 < min ≤ max, got {self.scale_range}")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -5,6 +5,7 @@ written in YAML as a partial ``planner:`` mapping of what training changes; it r
 from __future__ import annotations
 
 import dataclasses
+import os
 import types
 from pathlib import Path
 
@@ -62,11 +63,16 @@ def test_generate_plans_with_the_dataset_planner(tmp_path, monkeypatch):
     planner = dataclasses.replace(OLD_RULE, min_candidates=8)
     assert PlannerGrasps(planner, "cuda")(tmp_path / "m.obj", 2, 0) == []
     assert seen == [(planner, "cuda")]
-    calls = []
-    monkeypatch.setattr("diffgrasp_training.generate.PlannerGrasps", lambda p, d: calls.append((p, d)) or (
-        lambda *a: []))
+    seen.clear()
     generate_dataset(tmp_path / "data", DatasetConfig(procedural_shapes=1, planner=planner), progress=False)
-    assert calls == [(planner, "cpu")]
+    [(used, device)] = seen
+    # the dataset's planner, its threads capped at what the task may use (in this process: every core)
+    cores = os.cpu_count()
+    assert device == "cpu" and used.torch_threads == min(planner.torch_threads or cores, cores)
+    assert used.physics_rank.threads == min(planner.physics_rank.threads or cores, cores)
+    assert dataclasses.replace(used, torch_threads=planner.torch_threads, physics_rank=planner.physics_rank) == planner
+    capped = PlannerGrasps(planner).capped(1).planner
+    assert (capped.torch_threads, capped.physics_rank.threads) == (1, 1)
 
 
 def test_planner_config_flag_replaces_the_whole_planner(tmp_path):
