@@ -61,8 +61,11 @@ class PlannerGrasps:
                                       p.physics_rank, threads=min(p.physics_rank.threads or threads, threads)))
         return dataclasses.replace(self, planner=cap)
 
-    def __call__(self, mesh_path: Path, k: int, seed: int) -> list[Grasp]:
-        return list(plan_grasps(mesh_path, k=k, seed=seed, config=self.planner, device=self.device).grasps)
+    def __call__(self, mesh_path: Path, k: int, seed: int,
+                 support_plane: tuple[float, float, float, float] | None = None) -> list[Grasp]:
+        planner = self.planner if support_plane is None else dataclasses.replace(self.planner,
+                                                                                 support_plane=support_plane)
+        return list(plan_grasps(mesh_path, k=k, seed=seed, config=planner, device=self.device).grasps)
 
 
 def object_sources(config: DatasetConfig, objects_dir: str | os.PathLike | None) -> list[dict[str, Any]]:
@@ -114,6 +117,9 @@ def _jobs(config: DatasetConfig, objects_dir: str | os.PathLike | None) -> list[
         else:
             jobs.append(ObjectJob(src["name"], src["split"], src["source"], config.seed + i,
                                   scale=src.get("scale", 1.0)))
+    if config.table_samples:  # after every free object, so indices and seeds of the free ones do not move
+        jobs += [dataclasses.replace(job, name=f"{job.name}_table", seed=job.seed + len(jobs), table=True)
+                 for job in list(jobs)]
     return jobs
 
 

@@ -30,7 +30,9 @@ from diffgrasp.network.preprocessing import render_views
 from diffgrasp_training.shapes import make_shape
 from diffgrasp_training.train_config import DatasetConfig
 
-GraspFn = Callable[[Path, int, int], list[Grasp]]  # (mesh path, k, seed) → grasps in the mesh's frame
+# (mesh path, k, seed) → grasps in the mesh's frame; table samples also pass support_plane=(a, b, c, d)
+GraspFn = Callable[..., list[Grasp]]
+TABLE_PLANE = (0.0, 0.0, 1.0, 0.0)  # a table sample's support plane in its mesh frame: z = 0, normal +z
 SHARDS = "shards"
 _TMP_PREFIX = ".tmp-shard-"
 
@@ -38,7 +40,8 @@ _TMP_PREFIX = ".tmp-shard-"
 @dataclasses.dataclass(frozen=True)
 class ObjectJob:
     """One object to generate. source: "procedural" (shape number ``index``) or a mesh file path, scaled by
-    ``scale`` about its origin; seed: the planner's seed for this object."""
+    ``scale`` about its origin; seed: the planner's seed for this object. table: a table sample (see
+    :func:`rest_on_table`)."""
 
     name: str
     split: str
@@ -46,6 +49,7 @@ class ObjectJob:
     seed: int
     index: int = -1
     scale: float = 1.0
+    table: bool = False
 
 
 @dataclasses.dataclass
@@ -62,6 +66,33 @@ class ObjectResult:
     error: str | None
 
 
+def rest_on_table(mesh: trimesh.Trimesh, seed: int) -> trimesh.Trimesh:
+    """The object resting on a table, as the demo's fused frame has it: a stable pose (trimesh's quasi-static
+    estimate, drawn by its probability) with the table at z = 0 and +z up, a random yaw, centred over the origin."""
+    rng = np.random.default_rng([seed, 2])
+    poses, probs = trimesh.poses.compute_stable_poses(mesh, seed=seed)
+    pose = poses[int(rng.choice(len(poses), p=np.asarray(probs) / np.sum(probs)))] if len(poses) else np.eye(4)
+    placed = mesh.copy()
+    placed.apply_transform(pose)
+    yaw = trimesh.transformations.rotation_matrix(rng.uniform(0, 2 * np.pi), [0, 0, 1])
+    placed.apply_transform(yaw)
+    lo, hi = placed.bounds
+    placed.apply_translation([-(lo[0] + hi[0]) / 2, -(lo[1] + hi[1]) / 2, -lo[2]])
+    return placed
+
+
+def _mesh(job: ObjectJob, config: DatasetConfig) -> trimesh.Trimesh | None:
+    """The job's mesh when it must be built (procedural, scaled, on a table); None: the file as it is."""
+    if job.source == "procedural":
+        mesh = make_shape(job.index, config.shape_kinds, config.size_range_m, config.max_offset_m, config.seed)[1]
+    elif job.scale != 1.0 or job.table:
+        mesh = trimesh.load(job.source, force="mesh")
+        mesh.apply_scale(job.scale)
+    else:
+        return None
+    return rest_on_table(mesh, job.seed) if job.table else mesh
+
+
 def build_object(job: ObjectJob, config: DatasetConfig, network_config: NetworkConfig, grasp_fn: GraspFn | None,
                  threads: int) -> ObjectResult:
     """Mesh, views and ``config.grasps_per_object`` reference grasps of ``job``, with torch capped at ``threads``.
@@ -73,21 +104,17 @@ def build_object(job: ObjectJob, config: DatasetConfig, network_config: NetworkC
     try:
         with tempfile.TemporaryDirectory(prefix="diffgrasp-object-") as tmp:
             mesh_path = Path(tmp) / "mesh.obj"
-            if job.source == "procedural":
-                _, mesh = make_shape(job.index, config.shape_kinds, config.size_range_m, config.max_offset_m,
-                                     config.seed)
-                mesh.export(mesh_path, file_type="obj")
-            elif job.scale != 1.0:
-                mesh = trimesh.load(job.source, force="mesh")
-                mesh.apply_scale(job.scale)
-                mesh.export(mesh_path, file_type="obj")
-            else:
+            mesh = _mesh(job, config)
+            if mesh is None:
                 shutil.copyfile(job.source, mesh_path)
+            else:
+                mesh.export(mesh_path, file_type="obj")
             views, centre = render_views(mesh_path, network_config)
             grasps, error = [], None
             if config.grasps_per_object > 0:
+                table = {"support_plane": TABLE_PLANE} if job.table else {}
                 try:
-                    grasps = list(grasp_fn(mesh_path, config.grasps_per_object, job.seed))
+                    grasps = list(grasp_fn(mesh_path, config.grasps_per_object, job.seed, **table))
                 except (RuntimeError, ValueError) as err:
                     error = f"{type(err).__name__}: {err}"
                 if not grasps and error is None:
@@ -140,12 +167,13 @@ def remove_unfinished(data_dir: Path) -> int:
 def shard_entry(result: ObjectResult, digest: str) -> dict:
     """The index entry of a stored result (paths relative to the data folder)."""
     job, folder = result.job, f"{SHARDS}/{digest}"
-    return {"name": job.name, "split": job.split, "source": job.source, "scale": job.scale, "shard": digest,
+    return {"name": job.name, "split": job.split, "source": job.source, "scale": job.scale,
+            "support_plane": list(TABLE_PLANE) if job.table else None, "shard": digest,
             "mesh": f"{folder}/mesh.obj", "views": f"{folder}/views.npy",
             "grasps": f"{folder}/grasps.json" if result.grasps else None,
             "centre": [float(c) for c in result.centre], "num_grasps": len(result.grasps),
             "status": "failed" if result.error else "done", "error": result.error}
 
 
-__all__ = ["GraspFn", "ObjectJob", "ObjectResult", "build_object", "remove_unfinished", "shard_entry",
-           "write_shard"]
+__all__ = ["GraspFn", "ObjectJob", "ObjectResult", "TABLE_PLANE", "build_object", "remove_unfinished",
+           "rest_on_table", "shard_entry", "write_shard"]

@@ -40,6 +40,9 @@ class DatasetConfig:
     procedural_val_fraction: fraction of the procedural shapes put in the val split.
     scaled_copies: copies of each train object of the objects folder, each uniformly scaled by a random factor in
         ``scale_range`` (about the file's origin); they join the train split.
+    table_samples: each object also as a table sample (``<name>_table``, same split): resting on a table in a
+        stable pose, as the demo's fused frame has it (table z = 0, +z up), its grasps planned with the support-plane
+        term (``diffgrasp_training.shards.rest_on_table``).
     grasps_per_object: reference grasps planned per object (``plan_grasps(k=...)``); 0 = no references
         (unsupervised training only).
     planner: the planner's settings for the reference grasps (default :func:`reference_planner`); a (partial)
@@ -55,6 +58,7 @@ class DatasetConfig:
     procedural_val_fraction: float = 0.1
     scaled_copies: int = 2
     scale_range: tuple[float, float] = (0.7, 1.3)
+    table_samples: bool = True
     grasps_per_object: int = 32
     planner: PlannerConfig = dataclasses.field(default_factory=reference_planner)
     seed: int = 0

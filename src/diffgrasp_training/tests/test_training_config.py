@@ -64,7 +64,8 @@ def test_generate_plans_with_the_dataset_planner(tmp_path, monkeypatch):
     assert PlannerGrasps(planner, "cuda")(tmp_path / "m.obj", 2, 0) == []
     assert seen == [(planner, "cuda")]
     seen.clear()
-    generate_dataset(tmp_path / "data", DatasetConfig(procedural_shapes=1, planner=planner), progress=False)
+    generate_dataset(tmp_path / "data", DatasetConfig(procedural_shapes=1, planner=planner, table_samples=False),
+                     progress=False)
     [(used, device)] = seen
     # the dataset's planner, its threads capped at what the task may use (in this process: every core)
     cores = os.cpu_count()

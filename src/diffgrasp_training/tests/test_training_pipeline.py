@@ -30,10 +30,11 @@ from diffgrasp_training.trainer import train
 
 REPO = Path(__file__).resolve().parents[3]
 NET = NetworkConfig(num_grasps=4, channels=(8, 8, 16, 16), feature_dim=32, hidden_dim=64)
-DATA = DatasetConfig(procedural_shapes=3, procedural_val_fraction=0.34, grasps_per_object=4, seed=0)
+DATA = DatasetConfig(procedural_shapes=3, procedural_val_fraction=0.34, grasps_per_object=4, table_samples=False,
+                     seed=0)
 
 
-def synthetic_grasps(mesh_path: Path, k: int, seed: int) -> list[Grasp]:
+def synthetic_grasps(mesh_path: Path, k: int, seed: int, support_plane=None) -> list[Grasp]:
     """k grasps around the object's bounding box: palm 3 cm outside a side face, palmar side (−y) facing the centre,
     fingers up (+z), flexion proportional to the object's size. Quick references for testing the machinery."""
     mesh = trimesh.load(mesh_path, force="mesh")
@@ -145,12 +146,13 @@ def test_cli_generate_with_an_objects_folder_and_no_references(tmp_path):
     assert cli_main(["generate", str(out), "--objects", str(objects), "--procedural", "1",
                      "--grasps-per-object", "0", "--no-progress"]) == 0
     index = json.loads((out / "index.json").read_text())
-    assert [(e["name"], e["split"], e["num_grasps"]) for e in index["objects"]] == [
-        ("proc_00000_box", "train", 0), ("can", "train", 0), ("ball", "val", 0), ("can_scaled0", "train", 0),
-        ("can_scaled1", "train", 0)]
+    free = [("proc_00000_box", "train", 0), ("can", "train", 0), ("ball", "val", 0), ("can_scaled0", "train", 0),
+            ("can_scaled1", "train", 0)]
+    assert [(e["name"], e["split"], e["num_grasps"]) for e in index["objects"]] == free + [
+        (f"{name}_table", split, 0) for name, split, _ in free]
     # the scaled copies of the train object: its mesh scaled about the file's origin by the factor the index records
     can = trimesh.load(out / index["objects"][1]["mesh"], force="mesh")
-    for entry in index["objects"][3:]:
+    for entry in index["objects"][3:5]:
         assert 0.7 <= entry["scale"] <= 1.3 and entry["source"] == index["objects"][1]["source"]
         copy = trimesh.load(out / entry["mesh"], force="mesh")
         np.testing.assert_allclose(copy.vertices, can.vertices * entry["scale"], atol=1e-6)

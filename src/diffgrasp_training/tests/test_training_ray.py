@@ -19,7 +19,7 @@ from diffgrasp_training.train_config import DatasetConfig
 pytest.importorskip("ray")
 
 TINY = DatasetConfig(procedural_shapes=4, procedural_val_fraction=0.25, grasps_per_object=4,
-                     size_range_m=(0.015, 0.03), seed=3)
+                     size_range_m=(0.015, 0.03), table_samples=False, seed=3)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -30,7 +30,7 @@ class DiesOnce:
     log_dir: str
     victim: int
 
-    def __call__(self, mesh_path: Path, k: int, seed: int):
+    def __call__(self, mesh_path: Path, k: int, seed: int, support_plane=None):
         log = Path(self.log_dir)
         (log / f"call-{seed}-{uuid.uuid4().hex}").touch()
         if seed == self.victim and not (log / "killed").exists():
@@ -91,7 +91,7 @@ def test_a_task_that_raises_marks_its_object_failed_and_the_run_goes_on(tmp_path
     assert not any(p.name.startswith(".") for p in (out / "shards").iterdir())
 
 
-def _raises_on_seed_3(mesh_path: Path, k: int, seed: int):
+def _raises_on_seed_3(mesh_path: Path, k: int, seed: int, support_plane=None):
     if seed == 3:
         return 1 / 0  # a bug, not a planner failure: the task fails
     return synthetic_grasps(mesh_path, k, seed)

@@ -1,0 +1,70 @@
+"""Table samples: each object also rests on a table in a stable pose (z = 0, +z up), as the demo's fused frame has
+it, and its reference grasps are planned with that support plane."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+
+import numpy as np
+import pytest
+import trimesh
+from test_training_pipeline import NET, synthetic_grasps
+
+from diffgrasp_training.generate import PlannerGrasps, generate_dataset
+from diffgrasp_training.shapes import make_shape
+from diffgrasp_training.shards import TABLE_PLANE, rest_on_table
+from diffgrasp_training.train_config import SHAPE_KINDS, DatasetConfig
+
+
+def _support_polygon_holds(mesh: trimesh.Trimesh) -> bool:
+    """The centre of mass lies over the convex hull of the contact points with the table (quasi-static balance)."""
+    from scipy.spatial import ConvexHull
+
+    contact = mesh.vertices[mesh.vertices[:, 2] < 1e-6][:, :2]
+    if len(contact) < 3:
+        return False
+    hull = ConvexHull(contact)
+    return bool(np.all(hull.equations[:, :2] @ mesh.center_mass[:2] + hull.equations[:, 2] <= 1e-9))
+
+
+@pytest.mark.parametrize("index", range(len(SHAPE_KINDS)))
+def test_rest_on_table_puts_each_kind_in_a_stable_pose(index):
+    _, mesh = make_shape(index, SHAPE_KINDS, (0.02, 0.06), 0.1, seed=11)
+    placed = rest_on_table(mesh, seed=index)
+    assert abs(placed.bounds[0, 2]) < 1e-9  # touching the table, nothing below it
+    np.testing.assert_allclose((placed.bounds[0, :2] + placed.bounds[1, :2]) / 2, 0, atol=1e-9)
+    assert placed.volume == pytest.approx(mesh.volume, rel=1e-6)  # a rigid motion of the same object
+    if SHAPE_KINDS[index] not in ("sphere", "capsule", "cylinder", "torus"):  # rolling or ring-shaped: no polygon
+        assert _support_polygon_holds(placed)
+    np.testing.assert_array_equal(rest_on_table(mesh, seed=index).vertices, placed.vertices)
+
+
+def test_generation_adds_table_samples_planned_with_the_support_plane(tmp_path):
+    calls = []
+
+    def recording(mesh_path, k, seed, support_plane=None):
+        calls.append((trimesh.load(mesh_path, force="mesh").bounds[0, 2], support_plane))
+        return synthetic_grasps(mesh_path, k, seed)
+
+    cfg = DatasetConfig(procedural_shapes=2, procedural_val_fraction=0.5, grasps_per_object=2, seed=4)
+    index = json.loads(generate_dataset(tmp_path / "d", cfg, NET, grasp_fn=recording, progress=False).read_text())
+    names = [e["name"] for e in index["objects"]]
+    assert names[2:] == [f"{n}_table" for n in names[:2]]
+    assert [e["split"] for e in index["objects"]] == ["train", "val", "train", "val"]
+    assert [e["support_plane"] for e in index["objects"]] == [None, None, list(TABLE_PLANE), list(TABLE_PLANE)]
+    assert [c[1] for c in calls] == [None, None, TABLE_PLANE, TABLE_PLANE]
+    assert all(abs(z) < 1e-9 for z, plane in calls if plane)  # the planned mesh rests on z = 0
+    assert len({e["seed"] if "seed" in e else e["shard"] for e in index["objects"]}) == 4
+
+
+def test_planner_grasps_plan_table_samples_with_the_support_plane(tmp_path, monkeypatch):
+    seen = []
+    monkeypatch.setattr("diffgrasp_training.generate.plan_grasps",
+                        lambda mesh_path, k, seed, config, device: seen.append(config) or types.SimpleNamespace(
+                            grasps=()))
+    fn = PlannerGrasps()
+    fn(tmp_path / "m.obj", 2, 0)
+    fn(tmp_path / "m.obj", 2, 0, support_plane=TABLE_PLANE)
+    assert seen[0] == fn.planner and seen[1] == dataclasses.replace(fn.planner, support_plane=TABLE_PLANE)
