@@ -99,6 +99,19 @@ def read_index(path: Path) -> dict[str, Any] | None:
     return index
 
 
+def _plane(entry: dict[str, Any], index_path: Path, i: int) -> list[float]:
+    """A table sample's support plane (a, b, c, d) in its mesh frame (unit normal), NaN × 4 for a free object."""
+    plane = entry.get("support_plane")
+    if plane is None:
+        return [math.nan] * 4
+    if (not isinstance(plane, list) or len(plane) != 4 or not all(
+            isinstance(c, int | float) and not isinstance(c, bool) and _finite(c) for c in plane)
+            or abs(math.hypot(*plane[:3]) - 1) > 1e-6):
+        raise DataIndexError(f"{index_path}: objects[{i}].support_plane: expected (a, b, c, d) with a unit normal "
+                             f"or null, got {brief(plane)}")
+    return [float(c) for c in plane]
+
+
 def _finite(x: int | float) -> bool:
     try:
         return math.isfinite(x)
@@ -152,6 +165,8 @@ class GraspDataset:
             _load_views(confined_path(root, e["views"], index_path, f"objects[{i}].views"), e["views"], index_path,
                         nv, size) for i, e in entries])) if entries else torch.zeros(0, nv, size, size))
         self.centres = torch.tensor([e["centre"] for _, e in entries], dtype=torch.float32).reshape(-1, 3)
+        self.support_planes = torch.tensor([_plane(e, index_path, i) for i, e in entries],
+                                           dtype=torch.float32).reshape(-1, 4)
         grasp_sets = [self._grasps(root, index_path, i, e) for i, e in entries]
         r = max([len(g) for g in grasp_sets] + [1])
         n = len(entries)
@@ -188,8 +203,10 @@ class GraspDataset:
         return len(self.names)
 
     def batch(self, indices: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Tensors of the objects ``indices`` (K,): views, centres, ref_position/rotation/joints/mask, indices."""
+        """Tensors of the objects ``indices`` (K,): views, centres, support_planes (NaN: none),
+        ref_position/rotation/joints/mask, indices."""
         return {"views": self.views[indices], "centres": self.centres[indices],
+                "support_planes": self.support_planes[indices],
                 "ref_position": self.ref_position[indices], "ref_rotation": self.ref_rotation[indices],
                 "ref_joints": self.ref_joints[indices], "ref_mask": self.ref_mask[indices], "indices": indices}
 

@@ -2,6 +2,8 @@
 
 The network predicts in the object-centred frame; GraspLoss works in the object file's frame, so the palm positions
 are shifted by each object's centre before it is called. One GraspLoss per object is built on first use and kept.
+Table samples add the planner's support-plane term (the hand's skin and forearm housing kept ``support_margin_m``
+above the table, weighted ``w_support``; values of the dataset's reference planner), as their references had.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import torch
 from diffgrasp.config import load_config
 from diffgrasp.geometry import ObjectModel
 from diffgrasp.hand import ShadowHand
-from diffgrasp.losses import GraspLoss, LossConfig
+from diffgrasp.losses import GraspLoss, LossConfig, support_plane_violation
 from diffgrasp.network.min_of_n import min_of_n_loss
 from diffgrasp.network.model import GraspPrediction
 from diffgrasp_training.dataset import GraspDataset
@@ -47,11 +49,21 @@ class Objective:
 
         Loops over the K objects of the batch (each has its own mesh); the G grasps of an object go in one call."""
         totals, terms = [], {}
+        planner = self.config.dataset.planner
         for k, index in enumerate(batch["indices"].tolist()):
             centre = batch["centres"][k].to(pred.position.dtype)
-            out = self.grasp_loss_module(index).forward(pred.position[k] + centre, pred.rotation[k], pred.joints[k])
-            totals.append(out.total.mean())
-            for name, value in out.terms.items():
+            position = pred.position[k] + centre
+            out = self.grasp_loss_module(index).forward(position, pred.rotation[k], pred.joints[k])
+            total, parts = out.total, dict(out.terms)
+            plane = batch["support_planes"][k].to(pred.position.dtype) if "support_planes" in batch else None
+            if plane is not None and bool(torch.isfinite(plane).all()):
+                hand = self._hand
+                points = torch.cat([hand.surface_points(position, pred.rotation[k], pred.joints[k]),
+                                    hand.forearm_hull_points(position, pred.rotation[k])], dim=1)
+                parts["support_plane"] = support_plane_violation(points, plane, planner.support_margin_m)
+                total = total + planner.w_support * parts["support_plane"]
+            totals.append(total.mean())
+            for name, value in parts.items():
                 terms.setdefault(name, []).append(value.mean())
         return torch.stack(totals).mean(), {n: torch.stack(v).mean() for n, v in terms.items()}
 

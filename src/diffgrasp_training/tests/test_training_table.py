@@ -68,3 +68,43 @@ def test_planner_grasps_plan_table_samples_with_the_support_plane(tmp_path, monk
     fn(tmp_path / "m.obj", 2, 0)
     fn(tmp_path / "m.obj", 2, 0, support_plane=TABLE_PLANE)
     assert seen[0] == fn.planner and seen[1] == dataclasses.replace(fn.planner, support_plane=TABLE_PLANE)
+
+
+def test_the_training_loss_keeps_the_hand_above_a_table_samples_table(tmp_path):
+    """GraspLoss of a table sample gains the planner's support-plane term: positive for a hand below the table, zero
+    high above it, decreasing as the hand rises; free objects get none."""
+    import torch
+
+    from diffgrasp.network.model import GraspPrediction
+    from diffgrasp_training.dataset import GraspDataset
+    from diffgrasp_training.objective import Objective
+    from diffgrasp_training.train_config import TrainConfig
+
+    cfg = DatasetConfig(procedural_shapes=1, procedural_val_fraction=0.0, grasps_per_object=2, scaled_copies=0,
+                        seed=2)
+    generate_dataset(tmp_path / "d", cfg, NET, grasp_fn=synthetic_grasps, progress=False)
+    data = GraspDataset(tmp_path / "d", "train", NET)
+    assert torch.isnan(data.support_planes[0]).all()
+    torch.testing.assert_close(data.support_planes[1], torch.tensor(TABLE_PLANE))
+    objective = Objective(TrainConfig(dataset=cfg), data, torch.device("cpu"))
+    batch = data.batch(torch.tensor([0, 1]))
+
+    def loss_at(height: float, which: int) -> tuple[torch.Tensor, dict, torch.Tensor]:
+        """Palm ``height`` m above the table (in the table sample's frame), fingers straight, palm facing down."""
+        z = torch.tensor(height, requires_grad=True)
+        position = torch.zeros(2, 1, 3)
+        position = position + torch.stack([torch.zeros(()), torch.zeros(()), z]) - batch["centres"][:, None]
+        rotation = torch.diag(torch.tensor([1.0, -1.0, -1.0])).expand(2, 1, 3, 3)
+        pred = GraspPrediction(position, torch.zeros(2, 1, 6), rotation, torch.zeros(2, 1, 18), torch.zeros(2, 1, 22))
+        one = {k: v[which:which + 1] for k, v in batch.items()}
+        total, terms = objective.grasp_loss(GraspPrediction(*(t[which:which + 1] for t in pred)), one)
+        return total, terms, z
+
+    below, terms, z = loss_at(-0.05, which=1)
+    assert float(terms["support_plane"].detach()) > 0.1  # metres of summed violation: many skin points under the table
+    below.backward()
+    assert float(z.grad) < 0  # rising lowers the loss
+    _, terms_high, _ = loss_at(0.5, which=1)
+    assert float(terms_high["support_plane"]) == 0.0
+    _, free_terms, _ = loss_at(-0.05, which=0)
+    assert "support_plane" not in free_terms
