@@ -19,13 +19,13 @@ from collections.abc import Callable
 from typing import Any
 
 import rclpy
-from rclpy.action import ActionClient
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 
 from diffgrasp_interfaces.action import ExecuteGrasp, GraspObject, PredictGrasps, RefineGrasps
 from diffgrasp_interfaces.srv import CaptureScene, FuseScene
+from diffgrasp_ros.action_client import SafeActionClient
 
 
 class GraspClientError(RuntimeError):
@@ -38,10 +38,10 @@ class GraspClient:
         group = ReentrantCallbackGroup()
         self.timeout_s = server_timeout_s
         self._actions = {
-            "predict": ActionClient(self.node, PredictGrasps, "predict_grasps", callback_group=group),
-            "refine": ActionClient(self.node, RefineGrasps, "refine_grasps", callback_group=group),
-            "execute": ActionClient(self.node, ExecuteGrasp, "execute_grasp", callback_group=group),
-            "grasp_object": ActionClient(self.node, GraspObject, "grasp_object", callback_group=group),
+            "predict": SafeActionClient(self.node, PredictGrasps, "predict_grasps", callback_group=group),
+            "refine": SafeActionClient(self.node, RefineGrasps, "refine_grasps", callback_group=group),
+            "execute": SafeActionClient(self.node, ExecuteGrasp, "execute_grasp", callback_group=group),
+            "grasp_object": SafeActionClient(self.node, GraspObject, "grasp_object", callback_group=group),
         }
         self._services = {
             "capture": self.node.create_client(CaptureScene, "capture_scene", callback_group=group),

@@ -168,10 +168,11 @@ class ActionHand:
         # ROS-only (rclpy, control_msgs): this module imports without ROS (module docstring)
         from action_msgs.msg import GoalStatus
         from control_msgs.action import FollowJointTrajectory
-        from rclpy.action import ActionClient
         from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 
-        self.client = ActionClient(node, FollowJointTrajectory, action_name,
+        from diffgrasp_ros.action_client import SafeActionClient
+
+        self.client = SafeActionClient(node, FollowJointTrajectory, action_name,
                                    callback_group=MutuallyExclusiveCallbackGroup())
         self.f, self.server_timeout_s = factory, server_timeout_s
         self._succeeded, self._aborted = GoalStatus.STATUS_SUCCEEDED, GoalStatus.STATUS_ABORTED

@@ -20,12 +20,12 @@ import time
 
 from action_msgs.msg import GoalStatus
 from diagnostic_msgs.msg import DiagnosticStatus
-from rclpy.action import ActionClient
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.node import Node
 
 from diffgrasp_interfaces.action import ExecuteGrasp, GraspObject, PredictGrasps, RefineGrasps
 from diffgrasp_interfaces.srv import CaptureScene, FuseScene
+from diffgrasp_ros.action_client import SafeActionClient
 from diffgrasp_ros.action_messages import (
     grasp_object_feedback_to_ros,
     grasp_object_goal_from_ros,
@@ -71,9 +71,9 @@ class OrchestratorNode(Node):
         group = ReentrantCallbackGroup()
         self.capture_client = self.create_client(CaptureScene, "capture_scene", callback_group=group)
         self.fuse_client = self.create_client(FuseScene, "fuse_scene", callback_group=group)
-        self.predict_client = ActionClient(self, PredictGrasps, "predict_grasps", callback_group=group)
-        self.refine_client = ActionClient(self, RefineGrasps, "refine_grasps", callback_group=group)
-        self.execute_client = ActionClient(self, ExecuteGrasp, "execute_grasp", callback_group=group)
+        self.predict_client = SafeActionClient(self, PredictGrasps, "predict_grasps", callback_group=group)
+        self.refine_client = SafeActionClient(self, RefineGrasps, "refine_grasps", callback_group=group)
+        self.execute_client = SafeActionClient(self, ExecuteGrasp, "execute_grasp", callback_group=group)
         self._sub_goal = None
         self.server = ExclusiveActionServer(self, GraspObject, "grasp_object", validate=grasp_object_goal_from_ros,
                                             run=self._run, on_cancel=self._cancel_sub_goal)

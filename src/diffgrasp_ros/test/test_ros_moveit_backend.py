@@ -364,8 +364,7 @@ def test_action_hand_reads_feedback_and_accepts_a_goal_tolerance_abort(f, monkey
     on the object), measured positions from the feedback's ``actual``; a timeout cancels the goal."""
     pytest.importorskip("rclpy")
     pytest.importorskip("action_msgs")
-    import rclpy.action
-
+    import diffgrasp_ros.action_client
     from diffgrasp_ros.conversions import joint_trajectory_to_ros
     from diffgrasp_ros.moveit_backend import ActionHand
 
@@ -394,7 +393,7 @@ def test_action_hand_reads_feedback_and_accepts_a_goal_tolerance_abort(f, monkey
                 status=outcome[0], result=types.SimpleNamespace(error_code=outcome[1]))))
             return _Done(handle)
 
-    monkeypatch.setattr(rclpy.action, "ActionClient", Client)
+    monkeypatch.setattr(diffgrasp_ros.action_client, "SafeActionClient", Client)
     hand = ActionHand(object(), "/hand_controller/follow_joint_trajectory", f, server_timeout_s=0.05)
     trajectory = joint_trajectory_to_ros(f, ["rh_FFJ3"], [0.1], np.array([[0.7]]))
     Client.script = [(4, 0), (6, -5), (6, -4), None]  # SUCCEEDED; ABORTED goal tolerance; ABORTED path; timeout
