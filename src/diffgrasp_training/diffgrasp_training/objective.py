@@ -52,14 +52,18 @@ class Objective:
         planner = self.config.dataset.planner
         for k, index in enumerate(batch["indices"].tolist()):
             centre = batch["centres"][k].to(pred.position.dtype)
-            position = pred.position[k] + centre
-            out = self.grasp_loss_module(index).forward(position, pred.rotation[k], pred.joints[k])
+            position, rotation = pred.position[k], pred.rotation[k]
+            if "turn" in batch:  # an augmented object: back into its mesh's frame
+                turn = batch["turn"][k].to(pred.position.dtype)
+                position, rotation = position @ turn, turn.T @ rotation
+            position = position + centre
+            out = self.grasp_loss_module(index).forward(position, rotation, pred.joints[k])
             total, parts = out.total, dict(out.terms)
             plane = batch["support_planes"][k].to(pred.position.dtype) if "support_planes" in batch else None
             if plane is not None and bool(torch.isfinite(plane).all()):
                 hand = self._hand
-                points = torch.cat([hand.surface_points(position, pred.rotation[k], pred.joints[k]),
-                                    hand.forearm_hull_points(position, pred.rotation[k])], dim=1)
+                points = torch.cat([hand.surface_points(position, rotation, pred.joints[k]),
+                                    hand.forearm_hull_points(position, rotation)], dim=1)
                 parts["support_plane"] = support_plane_violation(points, plane, planner.support_margin_m)
                 total = total + planner.w_support * parts["support_plane"]
             totals.append(total.mean())

@@ -94,6 +94,8 @@ class TrainConfig:
     loss_config: optional YAML of the loss library's ``LossConfig`` (e.g. config/loss.yaml); empty = its defaults.
     min_of_n: weights of the min-of-N grasp distance (``diffgrasp.network.min_of_n``).
     depth_noise_m: std of Gaussian noise added to the valid depth pixels during training (m); 0 = off.
+    turn_augment: turn each training object by a random number of quarter turns about its vertical axis, views
+        and references alike (``diffgrasp_training.augment``; exact, no re-rendering).
     seed: seeds the network init, the data order and the noise (data order depends only on seed and step, so a
         resumed run sees the same batches).
     checkpoint_every: steps between training checkpoints (``checkpoints/last.pt``, atomic).
@@ -115,6 +117,7 @@ class TrainConfig:
     loss_config: str = ""
     min_of_n: MinOfNWeights = MinOfNWeights(coverage=0.5)
     depth_noise_m: float = 0.001
+    turn_augment: bool = True
     seed: int = 0
     checkpoint_every: int = 500
     val_every: int = 500

@@ -31,6 +31,7 @@ from diffgrasp.io import atomic_write_json, atomic_write_text
 from diffgrasp.network.checkpoint import read_checkpoint, save_checkpoint
 from diffgrasp.network.model import GraspNet
 from diffgrasp.network.network_config import NetworkConfig
+from diffgrasp_training.augment import quarter_turns, turn_batch
 from diffgrasp_training.curves import ScalarLog, plot_curves
 from diffgrasp_training.dataset import GraspDataset, batch_indices
 from diffgrasp_training.distributed import cleanup_distributed, setup_distributed
@@ -194,6 +195,8 @@ class Trainer:
                 group["lr"] = lr
             idx = batch_indices(len(self.train_set), cfg.batch_size, step, cfg.seed)[info.rank::info.world_size]
             batch = {k: v.to(self.device) for k, v in self.train_set.batch(idx).items()}
+            if cfg.turn_augment:
+                batch = turn_batch(batch, quarter_turns(len(idx), cfg.seed, step, info.rank))
             views = _noisy(batch["views"], cfg.depth_noise_m, cfg.seed, step, info.rank)
             pred = self.ddp(views)
             loss, logs = self.objective(pred, batch, cfg.stage(step))
