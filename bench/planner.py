@@ -139,11 +139,11 @@ def diversity(grasps) -> tuple[float, float]:
 
 
 def run_variant(name: str, config: PlannerConfig, objects: list[str], k: int, workers: int,
-                jitter_m: float = 0.0) -> dict:
+                jitter_m: float = 0.0, objects_dir: Path = SHARED) -> dict:
     rows = []
     jitter_dir = Path(tempfile.mkdtemp(prefix="planner-bench-jitter-")) if jitter_m > 0 else None
     for obj in objects:
-        path = SHARED / f"{obj}.obj"
+        path = objects_dir / f"{obj}.obj"
         if jitter_dir is not None:
             path = jittered_mesh(path, jitter_dir, jitter_m)
         t0 = time.perf_counter()
@@ -190,6 +190,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--objects", default=None, help="comma-separated names (default: the split)")
     parser.add_argument("--split", default="val")
+    parser.add_argument("--objects-dir", type=Path, default=SHARED,
+                        help="folder of <name>.obj and splits.json (default: ../shared/objects; e.g. the large-round "
+                             "set, src/diffgrasp/tests/data/large_round with --split large_round)")
     parser.add_argument("-k", type=int, default=16)
     parser.add_argument("--methods", default="diffgrasp,dexgraspnet")
     parser.add_argument("--ablation", action="store_true")
@@ -202,13 +205,15 @@ def main() -> None:
     if args.perturb:
         run_perturbed(parse(args.perturb), args)
         return
-    objects = args.objects.split(",") if args.objects else json.loads((SHARED / "splits.json").read_text())[args.split]
+    objects = (args.objects.split(",") if args.objects
+               else json.loads((args.objects_dir / "splits.json").read_text())[args.split])
     variants = {m: {**VARIANTS, **ABLATIONS}[m] for m in args.methods.split(",")}  # ablation names work too
     if args.ablation:
         variants.update(ABLATIONS)
     print(f"# planner bench: {len(objects)} objects, k={args.k}, seed 0; torch {torch.__version__}, mujoco "
           f"{mujoco.__version__}, {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs")
-    results = [run_variant(name, cfg, objects, args.k, args.workers, args.jitter_m) for name, cfg in variants.items()]
+    results = [run_variant(name, cfg, objects, args.k, args.workers, args.jitter_m, args.objects_dir)
+               for name, cfg in variants.items()]
     header = (f"{'variant':28s} {'success':>8s} {'obj≥1':>6s} {'pen med':>8s} {'pen max':>8s} {'contacts':>8s} "
               f"{'rot div°':>8s} {'jnt div':>8s} {'s/grasp':>8s} {'pass/s':>7s}")
     print(header)
@@ -253,7 +258,8 @@ def print_profile(result: dict) -> None:
 
 def run_perturbed(perturbations: list[str], args: argparse.Namespace) -> None:
     """This bench once per perturbation, each in a fresh process; the spread of its rows."""
-    forwarded = ["--split", args.split, "-k", str(args.k), "--methods", args.methods, "--workers", str(args.workers)]
+    forwarded = ["--split", args.split, "-k", str(args.k), "--methods", args.methods, "--workers", str(args.workers),
+                 "--objects-dir", str(args.objects_dir)]
     forwarded += (["--objects", args.objects] if args.objects else []) + (["--ablation"] if args.ablation else [])
     runs = {}
     with tempfile.TemporaryDirectory() as tmp:
