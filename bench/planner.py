@@ -79,7 +79,8 @@ ABLATIONS: dict[str, PlannerConfig] = {
     "random: palm starts only": PlannerConfig(init_config=InitConfig(pinch_fraction=0.0)),
     "random: ¾ pinch starts": PlannerConfig(init_config=InitConfig(pinch_fraction=0.75)),
     "random: pinch starts only": PlannerConfig(init_config=InitConfig(pinch_fraction=1.0)),
-    "no reseeding": PlannerConfig(reseed=ReseedConfig(rounds=0)),
+    "no reseeding": PlannerConfig(reseed=ReseedConfig(rounds=0, fresh_rounds=0)),
+    "no fresh round when none holds": PlannerConfig(reseed=ReseedConfig(fresh_rounds=0)),
     "1 reseed round of 32": PlannerConfig(reseed=ReseedConfig(rounds=1, candidates=32)),
     "2 reseed rounds of 32": PlannerConfig(reseed=ReseedConfig(rounds=2, candidates=32)),
     # issue 23 levers: reseed only 8 copies per grasp still missing (at most 64); verify with 0.5 s pushes

@@ -45,12 +45,13 @@ def demo_planner() -> PlannerConfig:
     this (the best grasps so far are post-processed; status ``time_budget``). optim.iterations: Adam steps.
     physics_rank: rank the refined candidates by the hand-only physics test on the fused mesh before the rehearsal, with
     the coarse ``SCAN_COACD`` decomposition. reseed.rounds 0: the rehearsal already picks a lifting grasp, and with 2
-    rounds the issue-10 sweep lifted 16/18 (17/18 without) at twice the refinement time (57 s median).
+    rounds the issue-10 sweep lifted 16/18 (17/18 without) at twice the refinement time (57 s median); no fresh rounds
+    either: when nothing lifts, the demo re-plans itself.
     """
     return PlannerConfig(init="random", min_candidates=96, candidates_per_grasp=1, time_budget_s=90.0,
                          optim=OptimConfig(iterations=150),
                          physics_rank=PhysicsRankConfig(enabled=True, coacd=SCAN_COACD),
-                         reseed=ReseedConfig(rounds=0))
+                         reseed=ReseedConfig(rounds=0, fresh_rounds=0))
 
 
 @dataclasses.dataclass(frozen=True)

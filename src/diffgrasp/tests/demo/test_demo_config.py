@@ -50,7 +50,7 @@ def test_demo_planner_is_the_old_override_rule():
         base, init="random", min_candidates=96, candidates_per_grasp=1, time_budget_s=90.0,
         optim=dataclasses.replace(base.optim, iterations=150),
         physics_rank=dataclasses.replace(base.physics_rank, enabled=True, coacd=scan_coacd),
-        reseed=dataclasses.replace(base.reseed, rounds=0))
+        reseed=dataclasses.replace(base.reseed, rounds=0, fresh_rounds=0))
     assert DemoConfig().planner == old_rule
     assert to_dict(DemoConfig().planner) == to_dict(old_rule)
     assert to_dict(load_config(DemoConfig, CONFIG / "demo.yaml").planner) == to_dict(old_rule)

@@ -33,7 +33,8 @@ from diffgrasp.planning.planner import pool_size
 from diffgrasp.planning.refiner import refine
 
 SMALL = PlannerConfig(init="random", init_config=InitConfig(pinch_fraction=0.0), min_candidates=8,
-                      candidates_per_grasp=1, optim=OptimConfig(iterations=15), reseed=ReseedConfig(rounds=0),
+                      candidates_per_grasp=1, optim=OptimConfig(iterations=15),
+                      reseed=ReseedConfig(rounds=0, fresh_rounds=0),
                       physics_rank=PhysicsRankConfig(threads=1))
 
 

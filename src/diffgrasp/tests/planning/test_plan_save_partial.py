@@ -21,7 +21,8 @@ from diffgrasp.planning import InitConfig, OptimConfig, PhysicsRankConfig, Plann
 
 # Long enough to be interrupted during refinement (thousands of iterations), small otherwise.
 SLOW = PlannerConfig(init_config=InitConfig(pinch_fraction=0.0), min_candidates=8, candidates_per_grasp=1,
-                     optim=OptimConfig(iterations=100_000, feedback_every=1), reseed=ReseedConfig(rounds=0),
+                     optim=OptimConfig(iterations=100_000, feedback_every=1),
+                     reseed=ReseedConfig(rounds=0, fresh_rounds=0),
                      physics_rank=PhysicsRankConfig(threads=1))
 
 

@@ -22,7 +22,8 @@ REPO = __import__("pathlib").Path(__file__).resolve().parents[4]
 # starts begin inside the surface, where refinement amplifies the OBJ's vertex rounding (1e-7 m changes the ranking).
 # No reseeding: these tests see one round of 8 candidates (reseeding has its own tests).
 SMALL = PlannerConfig(init="random", init_config=InitConfig(pinch_fraction=0.0), min_candidates=8,
-                      candidates_per_grasp=1, optim=OptimConfig(iterations=15), reseed=ReseedConfig(rounds=0))
+                      candidates_per_grasp=1, optim=OptimConfig(iterations=15),
+                      reseed=ReseedConfig(rounds=0, fresh_rounds=0))
 
 
 @pytest.fixture(scope="module")
@@ -192,7 +193,7 @@ def test_network_init_uses_the_network_for_its_share(box_path, tmp_path, monkeyp
     jitter = InitConfig(network_jitter_position_m=0.002, network_jitter_rotation_rad=0.05,
                         network_jitter_joints_rad=0.05, network_share=1.0, pinch_fraction=0.0)
     cfg = PlannerConfig(init="network", network_checkpoint=str(ckpt), min_candidates=8, candidates_per_grasp=1,
-                        init_config=jitter, optim=OptimConfig(iterations=2))
+                        init_config=jitter, optim=OptimConfig(iterations=2), reseed=ReseedConfig(fresh_rounds=0))
     result = plan_grasps(box_path, k=2, seed=1, config=cfg)
     assert result.num_candidates == 8 and result.iterations == 2
     assert np.allclose(seen["mesh"].center_mass, 0, atol=1e-6)  # the network sees the canonical-frame mesh
@@ -376,7 +377,8 @@ def test_reseeding_refines_copies_of_holding_grasps_when_too_few_hold(box_path):
     seen = []
     plan = plan_grasps(box_path, k=12, seed=0, config=config, progress=seen.append)
     assert [i.stage for i in seen][-2:] == ["reseed", "postprocess"] and np.isfinite(seen[-2].best_loss)
-    once = plan_grasps(box_path, k=12, seed=0, config=dataclasses.replace(config, reseed=ReseedConfig(rounds=0)))
+    once = plan_grasps(box_path, k=12, seed=0,
+                       config=dataclasses.replace(config, reseed=ReseedConfig(rounds=0, fresh_rounds=0)))
     assert once.num_candidates == 12 and "reseed" not in once.timings_s  # max(min_candidates, k) = 12
     assert plan.num_candidates == 12 + 6 and "reseed" in plan.timings_s
     assert len(plan.grasps) > len(once.grasps) > 0
@@ -386,9 +388,16 @@ def test_reseeding_refines_copies_of_holding_grasps_when_too_few_hold(box_path):
     assert scores == sorted(scores)
     again = plan_grasps(box_path, k=12, seed=0, config=config)
     assert [g.to_dict() for g in again.grasps] == [g.to_dict() for g in plan.grasps]  # deterministic
-    none_hold = plan_grasps(box_path, k=12, seed=0,
-                            config=dataclasses.replace(config, reseed=dataclasses.replace(reseed, good_score=0.0)))
+    # none holds (good_score 0): nothing to copy; fresh starts instead, as many rounds as allowed, or one round only
+    no_fresh = dataclasses.replace(reseed, good_score=0.0, fresh_rounds=0)
+    none_hold = plan_grasps(box_path, k=12, seed=0, config=dataclasses.replace(config, reseed=no_fresh))
     assert none_hold.num_candidates == 12 and "reseed" not in none_hold.timings_s
+    fresh = dataclasses.replace(no_fresh, fresh_rounds=2, fresh_candidates=5)
+    seen.clear()
+    fresh_plan = plan_grasps(box_path, k=12, seed=0, config=dataclasses.replace(config, reseed=fresh),
+                             progress=seen.append)
+    assert fresh_plan.num_candidates == 12 + 2 * 5 and "reseed" in fresh_plan.timings_s
+    assert [i.stage for i in seen].count("reseed") == 2
     per_missing = plan_grasps(box_path, k=12, seed=0,
                               config=dataclasses.replace(config, reseed=dataclasses.replace(reseed, per_missing=1)))
     assert per_missing.num_candidates == 12 + min(6, 12 - len(once.grasps))  # one copy per missing grasp

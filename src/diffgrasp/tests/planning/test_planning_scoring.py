@@ -22,7 +22,8 @@ from diffgrasp.sim.physics_rank.scorer import SettleScorer
 from diffgrasp.sim.physics_test.evaluate_config import EvaluateConfig
 
 SMALL = PlannerConfig(init="random", init_config=InitConfig(pinch_fraction=0.0), min_candidates=8,
-                      candidates_per_grasp=1, optim=OptimConfig(iterations=10), reseed=ReseedConfig(rounds=0),
+                      candidates_per_grasp=1, optim=OptimConfig(iterations=10),
+                      reseed=ReseedConfig(rounds=0, fresh_rounds=0),
                       physics_rank=PhysicsRankConfig(threads=1, verify_per_grasp=0.0))
 
 
