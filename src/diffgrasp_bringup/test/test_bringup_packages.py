@@ -19,7 +19,7 @@ IMPORT_TO_PACKAGE = {"moveit": "moveit_py", "numpy": "python3-numpy", "yaml": "p
                      "scipy": "python3-scipy", "catkin_pkg": "python3-catkin-pkg",
                      "matplotlib": "python3-matplotlib", "tensorboard": "python3-tensorboard"}
 # Installed from pip by the core's requirements (rosdep has no keys for the pins); allowed without a manifest entry.
-PIP_PROVIDED = {"torch", "trimesh", "rosbags", "open3d", "mujoco", "warp", "tqdm", "PIL", "mcap", "mcap_ros2"}
+PIP_PROVIDED = {"torch", "trimesh", "rosbags", "open3d", "mujoco", "warp", "tqdm", "PIL", "mcap", "mcap_ros2", "ray"}
 
 
 def manifest(package: str):
