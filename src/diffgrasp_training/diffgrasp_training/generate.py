@@ -36,6 +36,7 @@ from diffgrasp_training.shards import (
     ObjectJob,
     build_object,
     remove_unfinished,
+    remove_unreferenced,
     shard_entry,
     write_shard,
 )
@@ -206,6 +207,7 @@ def generate_dataset(out_dir: str | os.PathLike, config: DatasetConfig = Dataset
                 commit(shard_entry(outcome, write_shard(out, outcome)))
             bar.update(1)
     atomic_write_json(index_path, index)
+    remove_unreferenced(out, index["objects"])  # e.g. a failed object's shard, now redone
     return index_path
 
 

@@ -164,6 +164,18 @@ def remove_unfinished(data_dir: Path) -> int:
     return len(stale)
 
 
+def remove_unreferenced(data_dir: Path, entries: list[dict]) -> int:
+    """Delete shards no index entry names (a failed object's shard once it is redone) → how many. Only the one
+    writer of the folder (its output lock) may call this."""
+    root = Path(data_dir) / SHARDS
+    keep = {e.get("shard") for e in entries}
+    stale = [p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".") and p.name not in keep] \
+        if root.is_dir() else []
+    for folder in stale:
+        shutil.rmtree(folder, ignore_errors=True)
+    return len(stale)
+
+
 def shard_entry(result: ObjectResult, digest: str) -> dict:
     """The index entry of a stored result (paths relative to the data folder)."""
     job, folder = result.job, f"{SHARDS}/{digest}"
@@ -176,4 +188,4 @@ def shard_entry(result: ObjectResult, digest: str) -> dict:
 
 
 __all__ = ["GraspFn", "ObjectJob", "ObjectResult", "TABLE_PLANE", "build_object", "remove_unfinished",
-           "rest_on_table", "shard_entry", "write_shard"]
+           "remove_unreferenced", "rest_on_table", "shard_entry", "write_shard"]

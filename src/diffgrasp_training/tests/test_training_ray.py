@@ -91,6 +91,24 @@ def test_a_task_that_raises_marks_its_object_failed_and_the_run_goes_on(tmp_path
     assert not any(p.name.startswith(".") for p in (out / "shards").iterdir())
 
 
+def test_a_redone_failed_object_leaves_no_stale_shard(tmp_path):
+    out = tmp_path / "d"
+    cfg = dataclasses.replace(TINY, procedural_shapes=2)
+    generate_dataset(out, cfg, NET, grasp_fn=_planner_fails_on_seed_3, progress=False)  # in process
+    first = _shards(out / "index.json")
+    assert json.loads((out / "index.json").read_text())["objects"][0]["status"] == "failed"
+    generate_dataset(out, cfg, NET, grasp_fn=synthetic_grasps, progress=False)
+    again = _shards(out / "index.json")
+    assert again[next(iter(again))] != first[next(iter(first))]  # the failed object's shard was replaced ...
+    assert sorted(p.name for p in (out / "shards").iterdir()) == sorted(again.values())  # ... and removed
+
+
+def _planner_fails_on_seed_3(mesh_path: Path, k: int, seed: int, support_plane=None):
+    if seed == 3:
+        raise RuntimeError("no valid candidate")  # a planner failure: the object is stored as failed
+    return synthetic_grasps(mesh_path, k, seed)
+
+
 def _raises_on_seed_3(mesh_path: Path, k: int, seed: int, support_plane=None):
     if seed == 3:
         return 1 / 0  # a bug, not a planner failure: the task fails
