@@ -32,8 +32,8 @@ from diffgrasp.planning.scoring import GraspScorer
 class PlanContext:
     """Shared state of one plan. Frames: ``obj`` is the mesh moved into the planning frame (``to_canonical`` (4, 4)
     maps the file frame there, ``to_file`` back); ``file_object`` is the mesh as given, which the physics scorer
-    simulates. ``plane``: the support plane (4,) in the planning frame, or None. ``grid`` is built after the initial
-    poses (``build_grid``). ``timings`` collects seconds per stage for the result."""
+    simulates. ``plane``: the support plane (4,) in the planning frame, or None. ``grid`` is built before the starts
+    (``build_grid``). ``timings`` collects seconds per stage for the result."""
 
     config: PlannerConfig
     k: int

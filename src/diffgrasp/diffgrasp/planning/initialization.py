@@ -12,6 +12,7 @@ from scipy.spatial.transform import Rotation
 
 from diffgrasp.hand.coupling import JointCoupling
 from diffgrasp.planning.planner_config import InitConfig
+from diffgrasp.planning.power_starts import ThumbFit, power_shape
 
 # Point of the palm's skin opposite which the object should sit (rh_palm frame, m): palm centre, palmar side.
 PALM_SKIN_POINT = np.array([0.005, -0.012, 0.055])
@@ -37,11 +38,14 @@ def _hull_samples(mesh: trimesh.Trimesh, n: int, rng: np.random.Generator) -> tu
 
 def initial_candidates(mesh: trimesh.Trimesh, n: int, coupling: JointCoupling, config: InitConfig,
                        rng: np.random.Generator, dtype: torch.dtype = torch.float32,
-                       device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                       device: torch.device | str = "cpu", thumb_fit: ThumbFit | None = None
+                       ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """n candidates → palm position (n, 3) m, palm rotation (n, 3, 3), reduced joints u (n, 18) rad.
 
     The palm's −y axis points along the inward hull normal at an area-sampled hull point, its fingers (+z) get a
     uniformly random roll about that axis, and the palm skin point sits ``standoff`` outside the hull point.
+    Pinch and power starts (``config``) replace some of them; ``thumb_fit`` places the power starts' thumbs
+    (``planning.power_starts.fit_thumbs`` on the planner's hand and grid; None: the thumb lies in the palm's plane).
     """
     points, normals = _hull_samples(mesh, n, rng)
     y_axis = normals  # palmar side (−y) faces the object
@@ -58,6 +62,8 @@ def initial_candidates(mesh: trimesh.Trimesh, n: int, coupling: JointCoupling, c
     # skin outside it, so a small object starts between the digits rather than under the palm. (No draws when off:
     # palm-only starts keep their random stream.)
     skin_point = np.broadcast_to(PALM_SKIN_POINT, (n, 3))
+    pinch = np.zeros((n, 1), dtype=bool)
+    power = None
     if config.pinch_fraction > 0 and trimesh.bounds.oriented_bounds(mesh.convex_hull)[1].min() <= \
             config.pinch_max_thickness_m:
         pinch = rng.random((n, 1)) < config.pinch_fraction
@@ -66,14 +72,23 @@ def initial_candidates(mesh: trimesh.Trimesh, n: int, coupling: JointCoupling, c
         pitch = np.where(pinch[:, 0], rng.uniform(-1, 1, size=n) * config.pinch_pitch_rad, 0.0)
         rot = rot @ Rotation.from_rotvec(pitch[:, None] * np.array([[1.0, 0.0, 0.0]])).as_matrix()
         skin_point = np.where(pinch, np.asarray(config.pinch_point)[None], skin_point)
-    position = points + normals * standoff - np.einsum("nij,nj->ni", rot, skin_point)
-
     lo, hi = coupling.limits(dtype=torch.float64)
     u = np.array([config.preshape.get(name, 0.0) for name in coupling.reduced_names])
-    u = u[None] + rng.uniform(-1, 1, size=(n, len(u))) * config.joint_noise_rad
+    u = np.repeat(u[None], n, axis=0)
+    if config.power_fraction > 0 and trimesh.bounds.oriented_bounds(mesh.convex_hull)[1].min() >= \
+            config.power_min_thickness_m:
+        power = (rng.random(n) < config.power_fraction) & ~pinch[:, 0]
+        rot, u = power_shape(mesh.convex_hull.vertices, points, normals, rot, u, power, coupling, config, rng)
+        standoff = np.where(power[:, None], config.power_standoff_m, standoff)
+    position = points + normals * standoff - np.einsum("nij,nj->ni", rot, skin_point)
+    u = u + rng.uniform(-1, 1, size=u.shape) * config.joint_noise_rad
     u = np.clip(u, lo.numpy(), hi.numpy())
     as_t = lambda a: torch.as_tensor(a, dtype=dtype, device=device)  # noqa: E731
-    return as_t(position), as_t(rot), as_t(u)
+    position, rot, u = as_t(position), as_t(rot), as_t(u)
+    if power is not None and thumb_fit is not None and power.any():
+        chosen = torch.as_tensor(np.flatnonzero(power), device=u.device)
+        u[chosen] = thumb_fit(position[chosen], rot[chosen], u[chosen], rng)
+    return position, rot, u
 
 
 def jittered_copies(position: torch.Tensor, rotation: torch.Tensor, u: torch.Tensor, n: int, position_std_m: float,

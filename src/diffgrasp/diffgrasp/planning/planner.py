@@ -169,12 +169,12 @@ def _plan(obj: ObjectModel | str | os.PathLike, k: int, seed: int, config: Plann
     ctx = _context(obj, k, seed, config, device, progress, control, scorer, timings, start, clock_start)
 
     t0 = time.perf_counter()
+    ctx.build_grid()  # one grid per plan: the starts (power starts' thumbs), refinement and closing share it
+    timings["sdf_grid"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
     poses = method.starts(ctx, n, initial_grasps)
     n = poses[0].shape[0]
     timings["init"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    ctx.build_grid()  # one grid per plan: refinement and closing share it
-    timings["sdf_grid"] = time.perf_counter() - t0
     if deadline.passed(budget.end_fraction):
         control.note("spent on preprocessing")
 

@@ -30,6 +30,18 @@ class InitConfig:
     by a uniform angle in ±pinch_pitch_rad. Small or flat objects (on a table above all) start between the digits;
     from palm starts their refinement ends in a fist above them. Only objects whose thinnest extent (of the oriented
     bounding box) is at most pinch_max_thickness_m get pinch starts: a large ball does not fit between the digits.
+
+    Power starts (a power_fraction share of the random ones, for objects whose thinnest extent is at least
+    power_min_thickness_m; drawn from the starts that are not pinch starts): an enveloping grasp's start. The palm's
+    skin sits power_standoff_m outside the hull point, the fingers point along the tangent direction in which the
+    object is narrowest (± power_roll_jitter_rad), and they are pre-curled to power_curl of the flexion that wraps
+    them around a cylinder of the local radius (half the object's depth behind the point or its narrowest tangent
+    width, at least power_min_radius_m): palm, proximal and middle phalanges then all lie near the surface, so palm
+    and phalanx contacts carry the grasp where fingertips cannot span the object. The thumb starts in the palm's
+    plane (power_thumb); the planner then places it by search (planning.power_starts.fit_thumbs): of
+    power_thumb_tries configurations (power_thumb, then uniform within the limits), the one whose skin comes closest
+    to the surface without penetrating it more than power_thumb_max_penetration_m. A fixed opposed thumb would start
+    deep inside an object that large.
     """
 
     standoff_m: float = 0.025
@@ -49,9 +61,20 @@ class InitConfig:
     pinch_depth_m: float = 0.01
     pinch_pitch_rad: float = 0.8
     pinch_max_thickness_m: float = 0.08
+    power_fraction: float = 0.5
+    power_min_thickness_m: float = 0.07
+    power_standoff_m: float = 0.005
+    power_curl: float = 0.7
+    power_roll_jitter_rad: float = 0.3
+    power_min_radius_m: float = 0.03
+    power_thumb: dict[str, float] = dataclasses.field(default_factory=lambda: {
+        "rh_THJ5": 0.0, "rh_THJ4": 0.0, "rh_THJ3": 0.0, "rh_THJ2": 0.0, "rh_THJ1": 0.0,
+    })
+    power_thumb_tries: int = 48
+    power_thumb_max_penetration_m: float = 0.001
 
     def __post_init__(self) -> None:
-        for name in ("pinch_fraction", "network_share"):
+        for name in ("pinch_fraction", "network_share", "power_fraction"):
             if not 0.0 <= float(getattr(self, name)) <= 1.0:
                 raise ValueError(f"planner.init_config.{name}: must be in [0, 1], got {getattr(self, name)}")
         if len(self.pinch_point) != 3:

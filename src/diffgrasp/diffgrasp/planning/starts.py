@@ -7,6 +7,8 @@ for the rest. With a support plane, starts from below it are dropped (random one
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import torch
 
@@ -16,6 +18,7 @@ from diffgrasp.hand import JointCoupling, ShadowHand
 from diffgrasp.network import CheckpointError, predict_grasps
 from diffgrasp.planning.context import PlanContext
 from diffgrasp.planning.initialization import initial_candidates, jittered_copies
+from diffgrasp.planning.power_starts import fit_thumbs
 
 Poses = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # palm position (B, 3) m, rotation (B, 3, 3), u (B, 18) rad
 
@@ -55,8 +58,10 @@ def _starts(ctx: PlanContext, n: int, initial_grasps: list[Grasp] | None, networ
         want = n - have
         # With a support plane, approach only from its free side: draw more, keep palms facing down or sideways.
         draw = want if plane is None else 4 * want
-        p, r, u = initial_candidates(ctx.obj.mesh, draw, ctx.coupling, ctx.config.init_config, ctx.rng, hand.dtype,
-                                     hand.device)
+        init = ctx.config.init_config
+        thumb_fit = functools.partial(fit_thumbs, hand, ctx.grid.signed_distance, ctx.coupling, init)
+        p, r, u = initial_candidates(ctx.obj.mesh, draw, ctx.coupling, init, ctx.rng, hand.dtype, hand.device,
+                                     thumb_fit)
         if plane is not None:
             clear = clear_of_plane(hand, p, r, plane)
             keep = torch.cat([clear.nonzero()[:, 0], (~clear).nonzero()[:, 0]])[:want]  # pad if too few
