@@ -31,8 +31,9 @@ class InitConfig:
     from palm starts their refinement ends in a fist above them. Only objects whose thinnest extent (of the oriented
     bounding box) is at most pinch_max_thickness_m get pinch starts: a large ball does not fit between the digits.
 
-    Power starts (a power_fraction share of the random ones, for objects whose thinnest extent is at least
-    power_min_thickness_m; drawn from the starts that are not pinch starts): an enveloping grasp's start. The palm's
+    Power starts (a power_fraction share of the random starts that are not pinch starts — by default all of them: a
+    palm start's fingertips cannot span such an object — for objects whose thinnest extent is at least
+    power_min_thickness_m): an enveloping grasp's start. The palm's
     skin sits power_standoff_m outside the hull point, the fingers point along the tangent direction in which the
     object is narrowest (± power_roll_jitter_rad), and they are pre-curled to power_curl of the flexion that wraps
     them around a cylinder of the local radius (half the object's depth behind the point or its narrowest tangent
@@ -61,7 +62,7 @@ class InitConfig:
     pinch_depth_m: float = 0.01
     pinch_pitch_rad: float = 0.8
     pinch_max_thickness_m: float = 0.08
-    power_fraction: float = 0.5
+    power_fraction: float = 1.0
     power_min_thickness_m: float = 0.07
     power_standoff_m: float = 0.005
     power_curl: float = 0.7
