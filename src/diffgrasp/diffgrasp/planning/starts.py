@@ -7,6 +7,7 @@ for the rest. With a support plane, starts from below it are dropped (random one
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 
 import numpy as np
@@ -31,8 +32,9 @@ def configured_starts(ctx: PlanContext, n: int, initial_grasps: list[Grasp] | No
 
 
 def random_starts(ctx: PlanContext, n: int, initial_grasps: list[Grasp] | None) -> Poses:
-    """The given grasps, else random starts only (the DexGraspNet-style baseline keeps its own initialisation)."""
-    return _starts(ctx, n, initial_grasps, None)
+    """The given grasps, else random starts only: the DexGraspNet-style baseline keeps its own initialisation
+    (palm and pinch starts; not our power starts)."""
+    return _starts(ctx, n, initial_grasps, None, power=False)
 
 
 def network_starts(ctx: PlanContext, n: int, initial_grasps: list[Grasp] | None) -> Poses:
@@ -42,7 +44,7 @@ def network_starts(ctx: PlanContext, n: int, initial_grasps: list[Grasp] | None)
 
 
 def _starts(ctx: PlanContext, n: int, initial_grasps: list[Grasp] | None, network_share: float | None,
-            fill_random: bool = True) -> Poses:
+            fill_random: bool = True, power: bool = True) -> Poses:
     hand, plane = ctx.hand, ctx.plane
     parts = []
     if initial_grasps:
@@ -58,7 +60,7 @@ def _starts(ctx: PlanContext, n: int, initial_grasps: list[Grasp] | None, networ
         want = n - have
         # With a support plane, approach only from its free side: draw more, keep palms facing down or sideways.
         draw = want if plane is None else 4 * want
-        init = ctx.config.init_config
+        init = ctx.config.init_config if power else dataclasses.replace(ctx.config.init_config, power_fraction=0.0)
         thumb_fit = functools.partial(fit_thumbs, hand, ctx.grid.signed_distance, ctx.coupling, init)
         p, r, u = initial_candidates(ctx.obj.mesh, draw, ctx.coupling, init, ctx.rng, hand.dtype, hand.device,
                                      thumb_fit)
