@@ -16,6 +16,9 @@ WRIST_JOINT_NAMES: tuple[str, ...] = JOINT_NAMES[:2]
 FINGER_JOINT_NAMES: tuple[str, ...] = JOINT_NAMES[2:]
 """The 22 finger and thumb joints (the grasp file's ``joints``)."""
 
+THUMB_JOINT_NAMES: tuple[str, ...] = JOINT_NAMES[-5:]
+"""The thumb's 5 joints."""
+
 COUPLED_FINGERS: tuple[str, ...] = ("FF", "MF", "RF", "LF")
 """Fingers whose J1 (distal) and J2 (middle) share one tendon: their sum is commanded."""
 

@@ -64,8 +64,8 @@ def initial_candidates(mesh: trimesh.Trimesh, n: int, coupling: JointCoupling, c
     skin_point = np.broadcast_to(PALM_SKIN_POINT, (n, 3))
     pinch = np.zeros((n, 1), dtype=bool)
     power = None
-    if config.pinch_fraction > 0 and trimesh.bounds.oriented_bounds(mesh.convex_hull)[1].min() <= \
-            config.pinch_max_thickness_m:
+    thickness = trimesh.bounds.oriented_bounds(mesh.convex_hull)[1].min()  # which kinds of start the object gets
+    if config.pinch_fraction > 0 and thickness <= config.pinch_max_thickness_m:
         pinch = rng.random((n, 1)) < config.pinch_fraction
         standoff = np.where(pinch, -config.pinch_depth_m * rng.random((n, 1)), standoff)
         # ... and the hand pitches about the palm's x axis through that point (fingers towards or away from it).
@@ -75,8 +75,7 @@ def initial_candidates(mesh: trimesh.Trimesh, n: int, coupling: JointCoupling, c
     lo, hi = coupling.limits(dtype=torch.float64)
     u = np.array([config.preshape.get(name, 0.0) for name in coupling.reduced_names])
     u = np.repeat(u[None], n, axis=0)
-    if config.power_fraction > 0 and trimesh.bounds.oriented_bounds(mesh.convex_hull)[1].min() >= \
-            config.power_min_thickness_m:
+    if config.power_fraction > 0 and thickness >= config.power_min_thickness_m:
         power = (rng.random(n) < config.power_fraction) & ~pinch[:, 0]
         rot, u = power_shape(mesh.convex_hull.vertices, points, normals, rot, u, power, coupling, config, rng)
         standoff = np.where(power[:, None], config.power_standoff_m, standoff)

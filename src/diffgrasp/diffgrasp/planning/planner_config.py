@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from diffgrasp.geometry.convex_decomposition import CoacdConfig
+from diffgrasp.hand.names import THUMB_JOINT_NAMES
 from diffgrasp.losses.total import LossConfig
 
 METHODS = ("diffgrasp", "dexgraspnet", "network")
@@ -78,6 +79,17 @@ class InitConfig:
         for name in ("pinch_fraction", "network_share", "power_fraction"):
             if not 0.0 <= float(getattr(self, name)) <= 1.0:
                 raise ValueError(f"planner.init_config.{name}: must be in [0, 1], got {getattr(self, name)}")
+        for name in ("power_standoff_m", "power_curl", "power_roll_jitter_rad", "power_thumb_max_penetration_m"):
+            if not float(getattr(self, name)) >= 0:
+                raise ValueError(f"planner.init_config.{name}: must be >= 0, got {getattr(self, name)}")
+        if not float(self.power_min_radius_m) > 0:
+            raise ValueError(f"planner.init_config.power_min_radius_m: must be > 0, got {self.power_min_radius_m}")
+        if not int(self.power_thumb_tries) >= 1:
+            raise ValueError(f"planner.init_config.power_thumb_tries: must be >= 1, got {self.power_thumb_tries}")
+        unknown = sorted(set(self.power_thumb) - set(THUMB_JOINT_NAMES))
+        if unknown:
+            raise ValueError(f"planner.init_config.power_thumb: not thumb joints: {', '.join(unknown)} "
+                             f"(expected some of {', '.join(THUMB_JOINT_NAMES)})")
         if len(self.pinch_point) != 3:
             raise ValueError(f"planner.init_config.pinch_point: expected 3 coordinates (m), got {self.pinch_point}")
         for name in ("network_jitter_position_m", "network_jitter_rotation_rad", "network_jitter_joints_rad"):

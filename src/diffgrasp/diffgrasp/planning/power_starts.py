@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from diffgrasp.hand import JointCoupling, ShadowHand
+from diffgrasp.hand.names import COUPLED_FINGERS, THUMB_JOINT_NAMES
 from diffgrasp.planning.planner_config import InitConfig
 
 # Wrapping a cylinder of radius R with segments touching it at their middles turns each joint by (a + b) / (2R), a and
@@ -20,8 +21,6 @@ from diffgrasp.planning.planner_config import InitConfig
 POWER_J3_ARC_M = (0.08 + 0.045) / 2
 POWER_J2_ARC_M = ((0.045 + 0.025) / 2 + (0.025 + 0.026) / 2) / 2
 POWER_ROLLS = 12  # finger directions tried per start when looking for the object's narrowest tangent direction
-FINGERS = ("FF", "MF", "RF", "LF")
-THUMB_JOINTS = ("rh_THJ5", "rh_THJ4", "rh_THJ3", "rh_THJ2", "rh_THJ1")
 
 # palm position (B, 3), rotation (B, 3, 3), reduced joints u (B, U), generator → u with the thumb placed (B, U)
 ThumbFit = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, np.random.Generator], torch.Tensor]
@@ -49,15 +48,14 @@ def power_shape(hull_vertices: np.ndarray, points: np.ndarray, normals: np.ndarr
     power_rot = np.stack([np.cross(y_axis, z_axis), y_axis, z_axis], axis=-1)
     depth = np.einsum("nk,nhk->nh", normals, points[:, None] - hull_vertices[None]).max(1)
     radius = np.maximum(0.5 * np.minimum(depth, width.min(1)), config.power_min_radius_m)
-    curl = np.zeros_like(u)
-    for finger in FINGERS:
-        curl[:, coupling.reduced_names.index(f"rh_{finger}J3")] = POWER_J3_ARC_M / radius
-        curl[:, coupling.reduced_names.index(f"rh_{finger}J2")] = POWER_J2_ARC_M / radius
-    fingers = np.isin(np.arange(u.shape[1]), [coupling.reduced_names.index(f"rh_{f}J{j}") for f in FINGERS
-                                              for j in (3, 2)])
-    u = np.where(power[:, None] & fingers[None], config.power_curl * curl, u)
+    names = coupling.reduced_names
+    u = u.copy()
+    for finger in COUPLED_FINGERS:
+        for joint, arc in (("J3", POWER_J3_ARC_M), ("J2", POWER_J2_ARC_M)):
+            column = names.index(f"rh_{finger}{joint}")
+            u[power, column] = config.power_curl * arc / radius[power]
     for name, value in config.power_thumb.items():
-        u[:, coupling.reduced_names.index(name)] = np.where(power, value, u[:, coupling.reduced_names.index(name)])
+        u[power, names.index(name)] = value
     return np.where(power[:, None, None], power_rot, rot), u
 
 
@@ -74,7 +72,7 @@ def fit_thumbs(hand: ShadowHand, signed_distance: Callable[[torch.Tensor], tuple
     """
     tries = config.power_thumb_tries
     b = u.shape[0]
-    thumb = torch.as_tensor([coupling.reduced_names.index(n) for n in THUMB_JOINTS], device=u.device)
+    thumb = torch.as_tensor([coupling.reduced_names.index(n) for n in THUMB_JOINT_NAMES], device=u.device)
     lo, hi = (limit[thumb] for limit in coupling.limits(u.device, u.dtype))
     candidates = u[:, None].repeat(1, tries, 1)  # (B, T, U)
     draws = torch.as_tensor(rng.uniform(size=(b, tries - 1, len(thumb))), dtype=u.dtype, device=u.device)

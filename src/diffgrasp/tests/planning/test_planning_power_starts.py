@@ -12,9 +12,10 @@ import trimesh
 
 from diffgrasp.geometry import ObjectModel
 from diffgrasp.hand import JointCoupling, ShadowHand
+from diffgrasp.hand.names import THUMB_JOINT_NAMES
 from diffgrasp.planning import InitConfig
 from diffgrasp.planning.initialization import PALM_SKIN_POINT, initial_candidates
-from diffgrasp.planning.power_starts import POWER_J2_ARC_M, POWER_J3_ARC_M, POWER_ROLLS, THUMB_JOINTS, fit_thumbs
+from diffgrasp.planning.power_starts import POWER_J2_ARC_M, POWER_J3_ARC_M, POWER_ROLLS, fit_thumbs
 
 CAN = trimesh.creation.cylinder(radius=0.06, height=0.17, sections=96)  # axis z, 120 mm across
 POWER = InitConfig(pinch_fraction=0.0, power_fraction=1.0, joint_noise_rad=0.0, power_roll_jitter_rad=0.0)
@@ -76,7 +77,7 @@ def test_fit_thumbs_places_the_thumb_on_the_surface_without_penetrating():
     side = torch.as_tensor(np.flatnonzero(_on_side(pos.numpy(), rot.numpy()))[:12])
     pos, rot, u = pos[side], rot[side], u[side]
     fitted = fit_thumbs(hand, obj.signed_distance, coupling, config, pos, rot, u, np.random.default_rng(0))
-    thumb = [coupling.reduced_names.index(n) for n in THUMB_JOINTS]
+    thumb = [coupling.reduced_names.index(n) for n in THUMB_JOINT_NAMES]
     other = [i for i in range(u.shape[1]) if i not in thumb]
     assert torch.equal(fitted[:, other], u[:, other])  # only the thumb moves
 
@@ -95,6 +96,18 @@ def test_fit_thumbs_places_the_thumb_on_the_surface_without_penetrating():
     assert after.amin(1).median() < 0.005
     # The opposed thumb of the default pre-shape starts deep inside such a can.
     opposed = u.clone()
-    for name in THUMB_JOINTS:
+    for name in THUMB_JOINT_NAMES:
         opposed[:, coupling.reduced_names.index(name)] = InitConfig().preshape.get(name, 0.0)
     assert (-thumb_distance(opposed)).amax(1).min() > 0.01
+
+
+@pytest.mark.parametrize("override, message", [
+    ({"power_fraction": 1.5}, "power_fraction"),
+    ({"power_curl": -0.1}, "power_curl"),
+    ({"power_min_radius_m": 0.0}, "power_min_radius_m"),
+    ({"power_thumb_tries": 0}, "power_thumb_tries"),
+    ({"power_thumb": {"rh_FFJ3": 0.0}}, "power_thumb: not thumb joints: rh_FFJ3"),
+])
+def test_bad_power_settings_name_the_key(override, message):
+    with pytest.raises(ValueError, match=f"planner.init_config.{message}"):
+        InitConfig(**override)
