@@ -74,16 +74,19 @@ class GraspClient:
         client = self._actions[name]
         if not client.wait_for_server(timeout_sec=self.timeout_s):
             raise GraspClientError(f"action server {name} not available")
-        handle = self._wait(client.send_goal_async(
-            goal, feedback_callback=(lambda fb: feedback(fb.feedback)) if feedback else None), self.timeout_s,
-            f"{name} goal")
+        handle = client.send_goal_and_wait(
+            goal, self.timeout_s, feedback_callback=(lambda fb: feedback(fb.feedback)) if feedback else None)
+        if handle is None:
+            raise GraspClientError(f"{name} goal: no answer within {self.timeout_s} s")
         if not handle.accepted:
             raise GraspClientError(f"{name} goal rejected (see the server's log for the field)")
         self._active_goal = handle
         try:
-            response = self._wait(handle.get_result_async(), timeout_s, f"{name} result")
+            response = client.wait_for_result(handle, timeout_s)
         finally:
             self._active_goal = None
+        if response is None:
+            raise GraspClientError(f"{name} result: no answer within {timeout_s} s")
         return response.status, response.result
 
     def cancel(self) -> None:

@@ -187,21 +187,16 @@ class ActionHand:
             fb = msg.feedback
             actual.update(zip(fb.joint_names, (float(v) for v in fb.actual.positions), strict=False))
 
-        done = threading.Event()
-        future = self.client.send_goal_async(follow_joint_trajectory_goal(self.f, trajectory),
-                                             feedback_callback=on_feedback)
-        future.add_done_callback(lambda _: done.set())
-        if not done.wait(self.server_timeout_s) or not future.result().accepted:
+        handle = self.client.send_goal_and_wait(follow_joint_trajectory_goal(self.f, trajectory),
+                                                self.server_timeout_s, feedback_callback=on_feedback)
+        if handle is None or not handle.accepted:
             return False, None
-        handle = self._goal = future.result()
+        self._goal = handle
         try:
-            done.clear()
-            result_future = handle.get_result_async()
-            result_future.add_done_callback(lambda _: done.set())
-            if not done.wait(timeout_s):
+            response = self.client.wait_for_result(handle, timeout_s)
+            if response is None:
                 handle.cancel_goal_async()
                 return False, dict(actual) or None
-            response = result_future.result()
         finally:
             self._goal = None
         ok = response.status == self._succeeded or (response.status == self._aborted and

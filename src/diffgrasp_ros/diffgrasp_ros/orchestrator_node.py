@@ -104,14 +104,18 @@ class OrchestratorNode(Node):
     def _action(self, client, goal, stage: str, timeout_s: float | None):
         if not client.wait_for_server(timeout_sec=self.p["server_timeout_s"]):
             raise StageFailed(stage, f"action server for {stage} not available")
-        handle = self._wait(client.send_goal_async(goal), self.p["server_timeout_s"], stage)
+        handle = client.send_goal_and_wait(goal, self.p["server_timeout_s"])
+        if handle is None:
+            raise StageFailed(stage, f"no answer within {self.p['server_timeout_s']} s")
         if not handle.accepted:
             raise StageFailed(stage, "goal rejected (busy or invalid; see that node's log)")
         self._sub_goal = handle
         try:
-            response = self._wait(handle.get_result_async(), timeout_s, stage)
+            response = client.wait_for_result(handle, timeout_s)
         finally:
             self._sub_goal = None
+        if response is None:
+            raise StageFailed(stage, f"no answer within {timeout_s} s")
         result = response.result
         if response.status not in (GoalStatus.STATUS_SUCCEEDED, GoalStatus.STATUS_CANCELED) and result.error_code == 0:
             # an exception in the server's callback: rclpy returns an empty result (code 0) with status ABORTED

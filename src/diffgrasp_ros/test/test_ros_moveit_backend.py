@@ -341,24 +341,6 @@ def test_plan_only_moves_nothing_and_measures_nothing(f):
 
 
 # --- the default hand client (rclpy FollowJointTrajectory; client faked, no middleware) ------------------------------
-class _Done:
-    """A completed rclpy future: ``add_done_callback`` runs at once; ``result()`` returns the value."""
-
-    def __init__(self, value):
-        self.value = value
-
-    def add_done_callback(self, callback):
-        callback(self)
-
-    def result(self):
-        return self.value
-
-
-class _Pending(_Done):
-    def add_done_callback(self, callback):
-        pass
-
-
 def test_action_hand_reads_feedback_and_accepts_a_goal_tolerance_abort(f, monkeypatch):
     """``ActionHand`` (the default ``hand``): ok on SUCCEEDED or ABORTED with GOAL_TOLERANCE_VIOLATED (fingers stopped
     on the object), measured positions from the feedback's ``actual``; a timeout cancels the goal."""
@@ -383,15 +365,16 @@ def test_action_hand_reads_feedback_and_accepts_a_goal_tolerance_abort(f, monkey
         def wait_for_server(self, timeout_sec=None):
             return True
 
-        def send_goal_async(self, goal, feedback_callback=None):
+        def send_goal_and_wait(self, goal, timeout_s, feedback_callback=None):
             calls.append(("goal", list(goal.trajectory.joint_names)))
             feedback_callback(types.SimpleNamespace(feedback=types.SimpleNamespace(
                 joint_names=["rh_FFJ3"], actual=types.SimpleNamespace(positions=[0.5]))))
-            outcome = Client.script.pop(0)
-            handle = types.SimpleNamespace(accepted=True, cancel_goal_async=lambda: calls.append(("cancel",)))
-            handle.get_result_async = lambda: (_Pending(None) if outcome is None else _Done(types.SimpleNamespace(
-                status=outcome[0], result=types.SimpleNamespace(error_code=outcome[1]))))
-            return _Done(handle)
+            return types.SimpleNamespace(accepted=True, outcome=Client.script.pop(0),
+                                         cancel_goal_async=lambda: calls.append(("cancel",)))
+
+        def wait_for_result(self, handle, timeout_s):  # None: no result within timeout_s
+            return None if handle.outcome is None else types.SimpleNamespace(
+                status=handle.outcome[0], result=types.SimpleNamespace(error_code=handle.outcome[1]))
 
     monkeypatch.setattr(diffgrasp_ros.action_client, "SafeActionClient", Client)
     hand = ActionHand(object(), "/hand_controller/follow_joint_trajectory", f, server_timeout_s=0.05)
