@@ -4,13 +4,12 @@ For every object of the split: plan k grasps (seed 0) with each method, run ``di
 and report success rate (passed / submitted; k grasps are asked for, fewer returned count as failures), the share of
 objects with at least one passing grasp, median / max penetration, contact count, diversity (mean pairwise palm
 rotation angle, mean std of the joint vector), planning seconds per grasp and passing grasps per planning second.
-``--ablation`` adds rows for variants of our planner (no Q1 term, 16 vs 256 Q1 directions, no closeness, no
-post-processing, no physics ranking, physics ranking by the settle alone, 6 and 8 candidates per grasp; other
-starts than the default random ones (half of them pinch starts): network starts only, half network and half random,
-random palm starts only, ¾ and all pinch starts; no reseeding, and 1, 2 or 4 reseeding rounds of 32, or 8 copies per
-missing grasp; the physics
-ranking's staging; no verification, verification with 0.5 s pushes, or verifying all of the best 2k / 3k with 1 s /
-0.5 s pushes).
+``--ablation`` adds rows for variants of our planner (no Q1 term, 16 vs 256 Q1 directions, no closeness, proximal-first
+closing, no post-processing, no physics ranking, physics ranking by the settle alone, 6 and 8 candidates per grasp;
+other starts than the default random ones (half of them pinch starts): network starts only, half network and half
+random, random palm starts only, ¾ and all pinch starts; no reseeding, and 1, 2 or 4 reseeding rounds of 32, or 8
+copies per missing grasp; the physics ranking's staging; no verification, verification with 0.5 s pushes, or verifying
+all of the best 2k / 3k with 1 s / 0.5 s pushes).
 
 Usage: ``.venv/bin/python bench/planner.py [--objects NAME,...] [-k 16] [--split val] [--methods diffgrasp,dexgraspnet]
 [--ablation] [--json out.json] [--perturb cap-default,cap-avx2,threads-1,jitter] [--profile]``
@@ -67,6 +66,8 @@ ABLATIONS: dict[str, PlannerConfig] = {
     "Q1, 16 directions": PlannerConfig(loss=dataclasses.replace(PlannerConfig().loss, num_directions=16)),
     "Q1, 256 directions": PlannerConfig(loss=dataclasses.replace(PlannerConfig().loss, num_directions=256)),
     "no closeness": PlannerConfig(loss=dataclasses.replace(PlannerConfig().loss, w_closeness=0.0)),
+    "proximal-first closing": PlannerConfig(post=dataclasses.replace(PlannerConfig().post,
+                                                                     close_order="proximal_first")),
     # The refined grasps as they are: no closing, no contact check, the §7 default pregrasp/squeeze (see RAW).
     "no post-processing": PlannerConfig(post=PostprocessConfig(close_steps=0, min_contact_fingers=0),
                                         physics_rank=NO_PHYSICS),

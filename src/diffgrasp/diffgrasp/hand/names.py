@@ -27,6 +27,9 @@ FLEXION_JOINT_NAMES: tuple[str, ...] = tuple(
 ) + ("rh_THJ2", "rh_THJ1")
 """Joints opened for the pregrasp and closed for the squeeze (design notes §7)."""
 
+PROXIMAL_FLEXION_JOINT_NAMES: tuple[str, ...] = tuple(f"rh_{f}J3" for f in COUPLED_FINGERS) + ("rh_THJ2",)
+"""The flexion joint nearest the palm of each finger (a wrapping closing moves these first)."""
+
 # Limits from right_hand.xml (rad), canonical order.
 JOINT_LIMITS: dict[str, tuple[float, float]] = {
     "rh_WRJ2": (-0.523599, 0.174533), "rh_WRJ1": (-0.698132, 0.488692),

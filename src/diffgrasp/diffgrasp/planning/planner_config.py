@@ -128,6 +128,16 @@ class PostprocessConfig:
     dedupe_position_m: float = 0.01
     dedupe_rotation_rad: float = 0.2
     dedupe_joint_rad: float = 0.3
+    # "together": each finger's flexion joints close by one amount; "proximal_first": the proximal flexion joint
+    # (J3, THJ2) closes until the finger touches, then the distal ones (J2 + J1, THJ1) from there: a wrap
+    close_order: str = "together"
+
+    def __post_init__(self) -> None:
+        if self.close_order not in CLOSE_ORDERS:
+            raise ValueError(f"planner.post.close_order: one of {', '.join(CLOSE_ORDERS)}, got {self.close_order!r}")
+
+
+CLOSE_ORDERS = ("together", "proximal_first")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -4,6 +4,8 @@ reject, de-duplicate and rank.
 Closing is a batched sweep: every flexion joint of a finger moves together by s ∈ [close_min, close_max] rad; since
 fingers are independent chains, one FK pass over the sweep values serves all fingers, and each finger keeps the
 last s before any of its skin samples comes within ``contact_distance_m`` of the surface (coarse, then fine).
+With ``close_order: proximal_first`` (a wrap) the proximal flexion joint sweeps first, then the distal ones from
+there until the links they move touch.
 """
 
 from __future__ import annotations
@@ -16,13 +18,16 @@ import torch
 from diffgrasp.geometry import ObjectModel
 from diffgrasp.grasp_phases import backed_off_position, pregrasp_joints, squeeze_joints
 from diffgrasp.hand import ShadowHand
-from diffgrasp.hand.names import FINGER_JOINT_NAMES, FLEXION_JOINT_NAMES
+from diffgrasp.hand.names import FINGER_JOINT_NAMES, FLEXION_JOINT_NAMES, PROXIMAL_FLEXION_JOINT_NAMES
 from diffgrasp.losses.self_collision import segment_segment_distance
 from diffgrasp.planning.fast_object import GridObject
 from diffgrasp.planning.planner_config import PostprocessConfig
 
 FINGERS = ("ff", "mf", "rf", "lf", "th")
 GROUPS = FINGERS + ("palm",)
+# links moved by the distal flexion joints (J2 + J1 of a finger, THJ1 of the thumb)
+DISTAL_FLEXION_LINKS = frozenset([f"rh_{f}{link}" for f in FINGERS[:4] for link in ("middle", "distal")]
+                                 + ["rh_thdistal"])
 
 
 def finger_of_link(link: str) -> str:
@@ -56,6 +61,8 @@ class GraspPostprocessor:
         closing_hand = closing_hand or hand
         kw = {"device": hand.device, "dtype": hand.dtype}
         self.flexion = torch.tensor([n in FLEXION_JOINT_NAMES for n in FINGER_JOINT_NAMES], **kw)
+        self.proximal = torch.tensor([n in PROXIMAL_FLEXION_JOINT_NAMES for n in FINGER_JOINT_NAMES], **kw)
+        self.distal = self.flexion - self.proximal
         joint_group = [finger_of_link("rh_" + n[3:5].lower() + "x") for n in FINGER_JOINT_NAMES]
         self.joint_group = np.array([GROUPS.index(g) for g in joint_group])
         contact_group = [GROUPS.index(finger_of_link(link)) for link in hand.contact_links]
@@ -64,6 +71,9 @@ class GraspPostprocessor:
         surface_group = torch.as_tensor([GROUPS.index(finger_of_link(hand.palm_link_names[int(i)]))
                                          for i in closing_hand.surface_link_index.cpu()], device=hand.device)
         self.surface_group_mask = torch.stack([surface_group == g for g in range(len(GROUPS))])  # (6, P)
+        surface_links = [hand.palm_link_names[int(i)] for i in closing_hand.surface_link_index.cpu()]
+        self.distal_surface = torch.as_tensor([link in DISTAL_FLEXION_LINKS for link in surface_links],
+                                              device=hand.device)  # (P,) samples the distal flexion joints move
         self.closing_hand = closing_hand
         self.capsule_group = torch.as_tensor([GROUPS.index(finger_of_link(hand.palm_link_names[int(i)]))
                                               for i in hand.capsule_link_index.cpu()], device=hand.device)
@@ -82,21 +92,23 @@ class GraspPostprocessor:
         refined (curling them would collide with the palm and the other fingers); finally all closings shrink together
         until no two fingers touch.
         """
-        cfg = self.cfg
-        coarse = torch.linspace(cfg.close_min_rad, cfg.close_max_rad, cfg.close_steps, device=q22.device,
-                                dtype=q22.dtype)
-        step = float(coarse[1] - coarse[0]) if coarse.numel() > 1 else 0.0
-        first = self._first_contact(position, rotation, q22, coarse[None, None, :].expand(q22.shape[0], 6, -1))
-        never = first < 0
-        start = coarse[(first - 1).clamp_min(0)]  # (B, 6): last free sweep value before contact
-        fine = start[..., None] + torch.linspace(0, step, cfg.close_fine_steps, device=q22.device,
-                                                 dtype=q22.dtype)
-        first_fine = self._first_contact(position, rotation, q22, fine)
-        s = torch.gather(fine, 2, (first_fine - 1).clamp_min(0)[..., None])[..., 0]  # free, just before contact
-        s = torch.where((first == 0) | never, torch.zeros_like(s), s)  # touching even opened / never: as refined
-        s = self._back_off_self_contact(position, rotation, q22, s)
-        closed = self._apply(q22, s)
-        touching = ~never & (first > 0)
+        if self.cfg.close_order == "proximal_first":
+            s1, touching1, never1 = self._sweep_to_contact(position, rotation, q22, self.proximal)
+            # a finger the proximal joint alone does not bring to the object closes it fully, then the distal joints
+            # close until the links they move touch (the proximal phalanx may touch already); a finger that touches
+            # in neither stage stays as refined
+            s1 = torch.where(never1, torch.full_like(s1, self.cfg.close_max_rad), s1)
+            s2, touching2, _ = self._sweep_to_contact(position, rotation, self._apply(q22, s1, self.proximal),
+                                                      self.distal, self.distal_surface)
+            s1 = torch.where(never1 & ~touching2, torch.zeros_like(s1), s1)
+            s = self._back_off_self_contact(position, rotation, q22, torch.stack([s1, s2]),
+                                            (self.proximal, self.distal))
+            closed = self._apply(self._apply(q22, s[0], self.proximal), s[1], self.distal)
+            touching = touching1 | touching2
+        else:
+            s, touching, _ = self._sweep_to_contact(position, rotation, q22, self.flexion)
+            s = self._back_off_self_contact(position, rotation, q22, s[None], (self.flexion,))
+            closed = self._apply(q22, s[0], self.flexion)
         if self.plane is not None:  # a finger stopped by the table touches the table, not the object
             to_object, to_plane = self._group_distances(position, rotation, closed)
             touching &= to_object <= to_plane
@@ -112,16 +124,42 @@ class GraspPostprocessor:
             return torch.where(self.surface_group_mask[None], d[:, None, :], big).amin(-1)
         return per_group(self.fast_object.grid(pts)), per_group(pts @ self.plane[:3] + self.plane[3])
 
-    def _apply(self, q22: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
-        """q22 (..., 22) + per-group closing s (..., 6) on the flexion joints, clamped to the limits."""
-        per_joint = s[..., torch.as_tensor(self.joint_group, device=q22.device)] * self.flexion
+    def _sweep_to_contact(self, position: torch.Tensor, rotation: torch.Tensor, q22: torch.Tensor,
+                          joints: torch.Tensor, surface: torch.Tensor | None = None
+                          ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Close the ``joints`` (22,) 1/0 of every group from q22 (B, 22) until it touches (with its skin samples
+        where ``surface`` (P,) bool, default all) → (B, 6) the closing s (rad; 0 for a group touching even opened
+        and for one that never touches: it stays as it was), (B, 6) whether it touches and (B, 6) whether it never
+        touches within the sweep."""
+        cfg = self.cfg
+        coarse = torch.linspace(cfg.close_min_rad, cfg.close_max_rad, cfg.close_steps, device=q22.device,
+                                dtype=q22.dtype)
+        step = float(coarse[1] - coarse[0]) if coarse.numel() > 1 else 0.0
+        first = self._first_contact(position, rotation, q22, coarse[None, None, :].expand(q22.shape[0], 6, -1),
+                                    joints, surface)
+        never = first < 0
+        start = coarse[(first - 1).clamp_min(0)]  # (B, 6): last free sweep value before contact
+        fine = start[..., None] + torch.linspace(0, step, cfg.close_fine_steps, device=q22.device,
+                                                 dtype=q22.dtype)
+        first_fine = self._first_contact(position, rotation, q22, fine, joints, surface)
+        s = torch.gather(fine, 2, (first_fine - 1).clamp_min(0)[..., None])[..., 0]  # free, just before contact
+        s = torch.where((first == 0) | never, torch.zeros_like(s), s)  # touching even opened / never: as refined
+        return s, ~never & (first > 0), never
+
+    def _apply(self, q22: torch.Tensor, s: torch.Tensor, joints: torch.Tensor | None = None) -> torch.Tensor:
+        """q22 (..., 22) + per-group closing s (..., 6) on ``joints`` (22,) 1/0 (default: the flexion joints),
+        clamped to the limits."""
+        per_joint = s[..., torch.as_tensor(self.joint_group, device=q22.device)] * (
+            self.flexion if joints is None else joints)
         return torch.maximum(torch.minimum(q22 + per_joint, self.upper), self.lower)
 
     def _first_contact(self, position: torch.Tensor, rotation: torch.Tensor, q22: torch.Tensor,
-                       sweep: torch.Tensor) -> torch.Tensor:
-        """sweep (B, 6, T) closing values per group → (B, 6) index of the first contact, −1 if none."""
+                       sweep: torch.Tensor, joints: torch.Tensor, surface: torch.Tensor | None = None
+                       ) -> torch.Tensor:
+        """sweep (B, 6, T) closing values per group on ``joints`` (22,) → (B, 6) index of the first contact of the
+        skin samples where ``surface`` (P,) bool (default all), −1 if none."""
         b, _, t = sweep.shape
-        q = self._apply(q22[:, None], sweep.transpose(1, 2))  # (B, T, 22)
+        q = self._apply(q22[:, None], sweep.transpose(1, 2), joints)  # (B, T, 22)
         pts = self.closing_hand.surface_points(position.repeat_interleave(t, 0), rotation.repeat_interleave(t, 0),
                                        q.reshape(b * t, 22))
         d = self.fast_object.grid(pts)
@@ -129,23 +167,27 @@ class GraspPostprocessor:
             d = torch.minimum(d, pts @ self.plane[:3] + self.plane[3])
         d = d.reshape(b, t, -1)
         big = torch.finfo(d.dtype).max
-        dmin = torch.where(self.surface_group_mask[None, None], d[:, :, None, :], big).amin(-1)  # (B, T, 6)
+        mask = self.surface_group_mask if surface is None else self.surface_group_mask & surface
+        dmin = torch.where(mask[None, None], d[:, :, None, :], big).amin(-1)  # (B, T, 6)
         hit = dmin <= self.cfg.contact_distance_m  # (B, T, 6)
         hit = (hit | self._self_contact(position, rotation, q, b, t)).transpose(1, 2)  # (B, 6, T)
         return torch.where(hit.any(2), hit.float().argmax(2), torch.full_like(hit[..., 0], -1, dtype=torch.long))
 
     def _back_off_self_contact(self, position: torch.Tensor, rotation: torch.Tensor, q22: torch.Tensor,
-                               s: torch.Tensor, levels: int = 11) -> torch.Tensor:
-        """Scale every finger's closing s (B, 6) by the largest λ ∈ [0, 1] that leaves no finger-on-finger contact
-        (fingers closed to different amounts than in the shared sweep can still meet)."""
-        b = s.shape[0]
+                               s: torch.Tensor, joints: tuple[torch.Tensor, ...], levels: int = 11) -> torch.Tensor:
+        """Scale every finger's closings s (S, B, 6), stage i on ``joints[i]`` (22,), by the largest λ ∈ [0, 1]
+        that leaves no finger-on-finger contact (fingers closed to different amounts than in the shared sweep can
+        still meet)."""
+        b = s.shape[1]
         lam = torch.linspace(1.0, 0.0, levels, device=s.device, dtype=s.dtype)
-        q = self._apply(q22[:, None], s[:, None, :] * lam[None, :, None])  # (B, levels, 22)
+        q = q22[:, None].expand(b, levels, 22)
+        for stage, stage_joints in zip(s, joints, strict=True):
+            q = self._apply(q, stage[:, None, :] * lam[None, :, None], stage_joints)  # (B, levels, 22)
         contact = self._self_contact(position, rotation, q, b, levels).any(-1)  # (B, levels)
         free = ~contact
         first_free = torch.where(free.any(1), free.float().argmax(1), torch.full_like(free[:, 0], levels - 1,
                                                                                    dtype=torch.long))
-        return s * lam[first_free][:, None]
+        return s * lam[first_free][None, :, None]
 
     def _self_contact(self, position: torch.Tensor, rotation: torch.Tensor, q: torch.Tensor, b: int, t: int
                       ) -> torch.Tensor:
