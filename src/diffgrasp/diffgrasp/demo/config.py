@@ -20,7 +20,7 @@ from diffgrasp.data import data_path
 from diffgrasp.execution.execution_config import ExecutionConfig
 from diffgrasp.geometry.convex_decomposition import CoacdConfig
 from diffgrasp.perception.fusion import FusionConfig
-from diffgrasp.planning import InitConfig, OptimConfig, PhysicsRankConfig, PlannerConfig, ReseedConfig
+from diffgrasp.planning import OptimConfig, PhysicsRankConfig, PlannerConfig, ReseedConfig
 
 NOISE_MODELS = ("realsense", "none")
 DEFAULT_OBJECT = ("objects", "057_racquetball.obj")
@@ -46,11 +46,11 @@ def demo_planner() -> PlannerConfig:
     physics_rank: rank the refined candidates by the hand-only physics test on the fused mesh before the rehearsal, with
     the coarse ``SCAN_COACD`` decomposition. reseed.rounds 0: the rehearsal already picks a lifting grasp, and with 2
     rounds the issue-10 sweep lifted 16/18 (17/18 without) at twice the refinement time (57 s median); no fresh rounds
-    either: when nothing lifts, the demo re-plans itself. init_config.power_fraction 0: the demo's starts
-    (``upper_hemisphere_init``, drawn without the planner's grid) keep the palm and pinch starts it was tuned with.
+    either: when nothing lifts, the demo re-plans itself. Power starts as in the planner (objects >= 7 cm thick; the
+    planner's random fill and ``upper_hemisphere_init`` both fit their thumbs on an SDF grid of the scan).
     """
     return PlannerConfig(init="random", min_candidates=96, candidates_per_grasp=1, time_budget_s=90.0,
-                         init_config=InitConfig(power_fraction=0.0), optim=OptimConfig(iterations=150),
+                         optim=OptimConfig(iterations=150),
                          physics_rank=PhysicsRankConfig(enabled=True, coacd=SCAN_COACD),
                          reseed=ReseedConfig(rounds=0, fresh_rounds=0))
 

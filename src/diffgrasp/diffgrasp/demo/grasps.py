@@ -14,12 +14,15 @@ from typing import Any
 import numpy as np
 import torch
 
+from diffgrasp.geometry import ObjectModel
 from diffgrasp.geometry.rotations import matrix_to_quaternion_xyzw, quaternion_xyzw_to_matrix
 from diffgrasp.grasps import Grasp
-from diffgrasp.hand import JointCoupling
+from diffgrasp.hand import JointCoupling, ShadowHand
 from diffgrasp.hand.names import FINGER_JOINT_NAMES
 from diffgrasp.planning import PlannerConfig
+from diffgrasp.planning.fast_object import GridObject
 from diffgrasp.planning.initialization import initial_candidates
+from diffgrasp.planning.power_starts import fit_thumbs
 
 __all__ = ["approach_elevation_deg", "forearm_elevation_deg", "map_grasps", "upper_hemisphere_init"]
 
@@ -68,10 +71,12 @@ def upper_hemisphere_init(mesh, n: int, planner_cfg: PlannerConfig, min_elevatio
     ``mesh``'s frame): the approach (the outward hull normal at the approach point = palm +y) at least
     ``min_elevation_deg`` above the horizontal, and the forearm (palm −z) at least ``min_forearm_elevation_deg``
     (the Shadow forearm is a thick body behind the palm: lying flat it hits the table). Drawn from a pool of 32 n;
-    tops up with the candidates closest to both limits if too few qualify."""
+    tops up with the candidates closest to both limits if too few qualify. Power starts (thick objects) get their
+    thumbs fitted as in the planner, on an SDF grid of ``mesh`` built only for them."""
     coupling = JointCoupling(planner_cfg.coupling_ratio)
     rng = np.random.default_rng(seed)
-    pos, rot, u = initial_candidates(mesh, 32 * n, coupling, planner_cfg.init_config, rng, torch.float64)
+    pos, rot, u = initial_candidates(mesh, 32 * n, coupling, planner_cfg.init_config, rng, torch.float64,
+                                     thumb_fit=_grid_thumb_fit(mesh, planner_cfg, coupling))
     approach = np.degrees(np.arcsin(np.clip(rot[:, 2, 1].numpy(), -1.0, 1.0)))
     forearm = np.degrees(np.arcsin(np.clip(-rot[:, 2, 2].numpy(), -1.0, 1.0)))
     margin = np.minimum(approach - min_elevation_deg, forearm - min_forearm_elevation_deg)
@@ -82,3 +87,14 @@ def upper_hemisphere_init(mesh, n: int, planner_cfg: PlannerConfig, min_elevatio
     return [Grasp(palm_position=pos[i].numpy(), palm_quaternion_xyzw=quats[j],
                   joints=dict(zip(FINGER_JOINT_NAMES, q22[j].tolist(), strict=True)))
             for j, i in enumerate(pick)]
+
+
+def _grid_thumb_fit(mesh, planner_cfg: PlannerConfig, coupling: JointCoupling):
+    """``fit_thumbs`` on the planner's hand and an SDF grid of ``mesh`` (both made on the first call: only objects
+    thick enough for power starts pay for them)."""
+    def fit(position: torch.Tensor, rotation: torch.Tensor, u: torch.Tensor, rng: np.random.Generator
+            ) -> torch.Tensor:
+        grid = GridObject(ObjectModel(mesh), planner_cfg.sdf_voxel_m)
+        return fit_thumbs(ShadowHand(dtype=u.dtype), grid.signed_distance, coupling, planner_cfg.init_config,
+                          position, rotation, u, rng)
+    return fit

@@ -42,13 +42,12 @@ def test_demo_planner_is_the_old_override_rule():
     """Issue 22: the demo's planner nests in DemoConfig instead of being overwritten in code. The nested default is
     exactly what the old rule (the planner YAML's defaults, then init random, min_candidates = planner_candidates,
     candidates_per_grasp 1, time_budget_s, optim.iterations, physics_rank enabled + the scan's CoACD, reseed.rounds
-    from the flat demo keys) gave, value for value; and no power starts (issue 21), which the old rule predates."""
+    from the flat demo keys) gave, value for value."""
     base = PlannerConfig()
     scan_coacd = CoacdConfig(threshold=0.1, max_convex_hull=8, preprocess_resolution=20, resolution=500,
                              mcts_iterations=20, mcts_nodes=10)
     old_rule = dataclasses.replace(
         base, init="random", min_candidates=96, candidates_per_grasp=1, time_budget_s=90.0,
-        init_config=dataclasses.replace(base.init_config, power_fraction=0.0),
         optim=dataclasses.replace(base.optim, iterations=150),
         physics_rank=dataclasses.replace(base.physics_rank, enabled=True, coacd=scan_coacd),
         reseed=dataclasses.replace(base.reseed, rounds=0, fresh_rounds=0))
