@@ -31,6 +31,7 @@ from diffgrasp_ros.node_support import share_file
 from diffgrasp_ros.orchestrator_node import OrchestratorNode
 from diffgrasp_ros.refinement_node import RefinementNode
 from diffgrasp_ros.sim_camera_node import SimCameraNode
+from diffgrasp_ros.spin import spin_until_shutdown
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,8 +97,7 @@ def run(options: SimOptions, domain_id: int | None = None, ready: Callable[[], N
                 executor.add_node(node)
             if ready is not None:
                 ready()
-            while rclpy.ok() and (stop is None or not stop.is_set()):
-                executor.spin_once(timeout_sec=0.1)
+            spin_until_shutdown(executor, stop=stop)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
